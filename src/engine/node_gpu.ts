@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import { acquireDevice, type GpuContext } from './device.ts';
+import { WebGPUUnavailableError } from './errors.ts';
+
+// WebGPU in Node through Dawn (the `webgpu` package). Node only: the browser build never imports
+// this file. Order: the machine's own GPU; else Chromium's SwiftShader (a software Vulkan) when
+// its ICD is on disk; else an error that says what to install.
+
+const ICD_CANDIDATES = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+  '/usr/lib64/chromium-browser/vk_swiftshader_icd.json',
+  '/opt/google/chrome/vk_swiftshader_icd.json',
+];
+
+export const INSTALL_HINT =
+  'install a GPU driver with Vulkan, or the software fallback: `apt-get install -y chromium libvulkan1` ' +
+  '(or point WEBTUNE_SWIFTSHADER_ICD at a vk_swiftshader_icd.json)';
+
+/** Chromium's SwiftShader ICD manifest: WEBTUNE_SWIFTSHADER_ICD, else the usual install paths. */
+export function findSwiftShaderIcd(): string | undefined {
+  const fromEnv = process.env.WEBTUNE_SWIFTSHADER_ICD;
+  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
+  return ICD_CANDIDATES.find((p) => existsSync(p));
+}
+
+export interface NodeGpuOptions {
+  /** 'system' tries the machine's GPU first; 'swiftshader' goes straight to the software one (tests). */
+  prefer?: 'system' | 'swiftshader';
+  /** Told when we fall back, so the CLI can say so on stderr. */
+  onNote?: (message: string) => void;
+}
+
+export async function acquireNodeDevice(options: NodeGpuOptions = {}): Promise<GpuContext> {
+  const { create, globals } = await import('webgpu');
+  // Dawn's constants (GPUBufferUsage, GPUMapMode …) are globals in the browser; make them so here.
+  Object.assign(globalThis, globals);
+  const icd = findSwiftShaderIcd();
+  const userIcd = process.env.VK_ICD_FILENAMES;
+
+  if (options.prefer !== 'swiftshader' || !icd || userIcd) {
+    const adapter = await tryAcquire(create);
+    if (adapter) return adapter;
+  }
+  if (icd && process.env.VK_ICD_FILENAMES !== icd) {
+    // The Vulkan loader reads this when Dawn creates its next instance.
+    process.env.VK_ICD_FILENAMES = icd;
+    const adapter = await tryAcquire(create);
+    if (adapter) {
+      if (options.prefer !== 'swiftshader') options.onNote?.(`no GPU adapter found; using SwiftShader (software, slow) from ${icd}`);
+      return adapter;
+    }
+  }
+  throw new WebGPUUnavailableError(`no WebGPU adapter in Node: ${INSTALL_HINT}`);
+}
+
+async function tryAcquire(create: (flags: string[]) => GPU): Promise<GpuContext | undefined> {
+  try {
+    return await acquireDevice(create([]));
+  } catch (e) {
+    if (e instanceof WebGPUUnavailableError) return undefined;
+    throw e;
+  }
+}
