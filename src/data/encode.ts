@@ -1,0 +1,150 @@
+import { alpacaPrompt } from './alpaca.ts';
+import { ChatRenderer } from './chat_template.ts';
+import type { ChatMessage, Example } from './formats.ts';
+import type { TextTokenizer } from './tokenizer.ts';
+
+// One example → token ids and loss labels, following TRL's preparation (formats.md §6.2, §8
+// item 14):
+//
+//   text               [BOS?] tokens(text) EOS                       every token trained
+//   prompt-completion  [BOS?] tokens(prompt + completion) EOS        completion + EOS trained
+//   alpaca             the same, with prompt = alpacaPrompt(), completion = output
+//   messages           tokens(chat_template(messages)), no BOS/EOS added (the template writes
+//                      them), assistant spans of ChatRenderer.assistantSpans trained
+//   tokenized          input_ids as given; labels as given, or input_ids when absent
+//
+// `lossOn: 'all'` trains every token of every format (given labels are then ignored).
+// EOS is appended only if the ids do not already end with it (TRL checks the text likewise).
+//
+// Prompt/answer boundaries are mapped from text to tokens the way TRL does for prompt-completion:
+// tokenize the text up to the boundary alone and check that it is a prefix of the whole. When a
+// token straddles the boundary (rare; BPE merged across it), that token is trained and the example
+// is flagged, as TRL warns "prompt tokens are not a prefix".
+
+export type LossOn = 'completion' | 'all';
+
+export interface TokenizedExample {
+  /** 1-based line of the source file. */
+  line: number;
+  /** (L,) with 1 ≤ L ≤ maxLength. */
+  inputIds: Int32Array;
+  /**
+   * (L,) aligned with inputIds, NOT shifted: labels[t] is the target of the logits at t-1
+   * (formats.md §5.1). -100 = no loss. labels[0] is always -100 because nothing precedes it, so
+   * count(labels != -100) is exactly the number of loss targets.
+   */
+  labels: Int32Array;
+  /** Tokens before truncation; > inputIds.length when truncated. */
+  originalLength: number;
+  /** count(labels != -100). */
+  trainedTokens: number;
+  /** A prompt/answer boundary fell inside a token, so the mask is approximate at that token. */
+  boundaryMismatch: boolean;
+  /** Assistant turns after which the template wrote no end-of-turn token. */
+  turnsWithoutEnd: number;
+}
+
+export interface EncodeOptions {
+  /** Keep the first maxLength tokens (TRL `truncation_mode="keep_start"`). */
+  maxLength: number;
+  lossOn: LossOn;
+}
+
+const ignore = -100;
+
+export class ExampleEncoder {
+  private chatRenderer: ChatRenderer | null = null;
+
+  constructor(
+    readonly tokenizer: TextTokenizer,
+    readonly options: EncodeOptions,
+  ) {}
+
+  /** Built on first use, so a model whose template does not parse can still train on plain text. */
+  get chat(): ChatRenderer {
+    const t = this.tokenizer;
+    this.chatRenderer ??= new ChatRenderer(t.chatTemplate, t.templateTokens, t.specialTokens.keys());
+    return this.chatRenderer;
+  }
+
+  /** Throws LineProblem when the chat template rejects the conversation. */
+  encode(example: Example, line: number): TokenizedExample {
+    const raw = this.encodeFull(example);
+    const originalLength = raw.ids.length;
+    const length = Math.min(originalLength, this.options.maxLength);
+    const inputIds = Int32Array.from(raw.ids.slice(0, length));
+    const labels = Int32Array.from(raw.labels.slice(0, length));
+    labels[0] = ignore;
+    let trainedTokens = 0;
+    for (let i = 0; i < length; i++) if (labels[i] !== ignore) trainedTokens++;
+    return { line, inputIds, labels, originalLength, trainedTokens, boundaryMismatch: raw.mismatch, turnsWithoutEnd: raw.turnsWithoutEnd };
+  }
+
+  private encodeFull(ex: Example): { ids: number[]; labels: number[]; mismatch: boolean; turnsWithoutEnd: number } {
+    const all = this.options.lossOn === 'all';
+    const plain = (ids: number[]) => ({ ids, labels: ids, mismatch: false, turnsWithoutEnd: 0 });
+    switch (ex.format) {
+      case 'text':
+        return plain(this.withEos(this.tokenizer.encode(ex.text, true)));
+      case 'alpaca':
+        return this.promptCompletion(alpacaPrompt(ex.instruction, ex.input), ex.output, all);
+      case 'prompt-completion':
+        return this.promptCompletion(ex.prompt, ex.completion, all);
+      case 'tokenized':
+        return { ids: ex.inputIds, labels: all || ex.labels === null ? ex.inputIds : ex.labels, mismatch: false, turnsWithoutEnd: 0 };
+      case 'messages':
+        if (all) return plain(this.tokenizer.encode(this.chat.render(ex.messages)));
+        return this.chatExample(ex.messages);
+    }
+  }
+
+  private promptCompletion(prompt: string, completion: string, all: boolean) {
+    const ids = this.withEos(this.tokenizer.encode(prompt + completion, true));
+    if (all) return { ids, labels: ids, mismatch: false, turnsWithoutEnd: 0 };
+    const offset = this.tokenizer.prefixIds.length;
+    const promptIds = this.tokenizer.encode(prompt);
+    const matched = matchedPrefix(ids, offset, promptIds);
+    const labels = ids.slice();
+    labels.fill(ignore, 0, offset + matched);
+    return { ids, labels, mismatch: matched !== promptIds.length, turnsWithoutEnd: 0 };
+  }
+
+  private chatExample(messages: ChatMessage[]) {
+    const { text, spans } = this.chat.assistantSpans(messages);
+    const ids = this.tokenizer.encode(text);
+    const labels = new Array<number>(ids.length).fill(ignore);
+    let mismatch = false;
+    let turnsWithoutEnd = 0;
+    for (const span of spans) {
+      const start = this.tokenIndex(ids, text.slice(0, span.start));
+      const end = this.tokenIndex(ids, text.slice(0, span.end));
+      mismatch ||= !start.exact || !end.exact;
+      // A straddling token at the end holds some answer text: train it (end.index is then the lcp).
+      const stop = end.exact ? end.index : Math.min(end.index + 1, ids.length);
+      for (let t = start.index; t < stop; t++) labels[t] = ids[t];
+      if (!span.endOfTurn) turnsWithoutEnd++;
+    }
+    return { ids, labels, mismatch, turnsWithoutEnd };
+  }
+
+  /** How many leading tokens of `ids` encode `prefixText`; exact when its own tokens are a prefix of ids. */
+  private tokenIndex(ids: number[], prefixText: string): { index: number; exact: boolean } {
+    if (prefixText === '') return { index: 0, exact: true };
+    const own = this.tokenizer.encode(prefixText);
+    const matched = matchedPrefix(ids, 0, own);
+    return { index: matched, exact: matched === own.length };
+  }
+
+  private withEos(ids: number[]): number[] {
+    const eos = this.tokenizer.eosId;
+    if (eos !== null && ids[ids.length - 1] !== eos) ids.push(eos);
+    return ids;
+  }
+}
+
+/** Length of the common prefix of ids[offset…] and part. */
+function matchedPrefix(ids: number[], offset: number, part: number[]): number {
+  let k = 0;
+  while (k < part.length && offset + k < ids.length && ids[offset + k] === part[k]) k++;
+  return k;
+}
