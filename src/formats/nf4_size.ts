@@ -6,15 +6,15 @@ import { isQuantizedLinear } from './tensor_names.ts';
 //                   plus one f32 per 256 blocks (nested_absmax)
 //   per tensor      quant_map (16 f32); with DQ also nested_quant_map (256 f32) and the f32 offset.
 
-export const NF4_BLOCKSIZE = 64;
-export const NF4_NESTED_BLOCKSIZE = 256;
+const BLOCKSIZE = 64;
+const NESTED_BLOCKSIZE = 256;
 
 export function nf4Bytes(numel: number, doubleQuant: boolean): number {
   const packed = Math.ceil(numel / 2);
-  const blocks = Math.ceil(numel / NF4_BLOCKSIZE);
+  const blocks = Math.ceil(numel / BLOCKSIZE);
   const quantMap = 16 * 4;
   if (!doubleQuant) return packed + blocks * 4 + quantMap;
-  const nested = Math.ceil(blocks / NF4_NESTED_BLOCKSIZE);
+  const nested = Math.ceil(blocks / NESTED_BLOCKSIZE);
   return packed + blocks + nested * 4 + quantMap + 256 * 4 + 4;
 }
 

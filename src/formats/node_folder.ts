@@ -11,6 +11,9 @@ import { nodeFileSource } from './node_source.ts';
 // subfolders are walked a few levels deep (some repos keep an `original/` copy).
 
 const MAX_DEPTH = 3;
+// A model folder holds tens of files; past this we were pointed at the wrong place (a home
+// directory), and walking it all would look like a hang.
+const MAX_FILES = 10_000;
 
 export async function openNodeFolder(dir: string): Promise<ModelFolder> {
   const root = resolve(dir);
@@ -36,6 +39,7 @@ async function walk(root: string, rel: string, depth: number, label: string, ent
     } else if (info.isFile()) {
       const size = info.size;
       entries.set(path, () => nodeFileSource(full, size, join(label, path)));
+      if (entries.size > MAX_FILES) throw new ModelFolderError(label, `holds more than ${MAX_FILES} files; point at the model's own folder`);
     }
   }
 }

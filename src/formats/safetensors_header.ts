@@ -48,6 +48,7 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, da
   }
   const dup = findDuplicateKey(text);
   if (dup) {
+    if (dup.path.length === 0 && dup.key === '__metadata__') throw fail(null, '__metadata__ appears twice in the header; re-export the file');
     if (dup.path.length === 0) throw fail(dup.key, 'appears twice in the header; a safetensors file must name each tensor once — re-export it');
     throw fail(dup.path[0], `field "${dup.key}" appears twice in its header entry; re-export the file`);
   }
@@ -56,7 +57,8 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, da
   const tensors: TensorInfo[] = [];
   for (const [name, entry] of Object.entries(root)) {
     if (name === '__metadata__') {
-      metadata = checkMetadata(entry, fail);
+      // serde reads a null __metadata__ as None, so the reference accepts it.
+      metadata = entry === null ? null : checkMetadata(entry, fail);
       continue;
     }
     tensors.push(checkEntry(name, entry, dataSize, fail));

@@ -16,6 +16,8 @@ export interface TensorSpec {
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
   close(): Promise<void>;
+  /** Optional: discard a half-written file after an error (the Node sink deletes its .partial). */
+  abort?(): Promise<void>;
 }
 
 export interface PlacedTensor extends TensorSpec {
@@ -119,10 +121,15 @@ export async function writeSafetensors(
   getBytes: (spec: TensorSpec) => Promise<Uint8Array> | Uint8Array,
   metadata?: Record<string, string>,
 ): Promise<SafetensorsLayout> {
-  const writer = await SafetensorsWriter.create(sink, specs, metadata);
-  for (const t of writer.layout.order) await writer.write(t.name, await getBytes(t));
-  await writer.close();
-  return writer.layout;
+  try {
+    const writer = await SafetensorsWriter.create(sink, specs, metadata);
+    for (const t of writer.layout.order) await writer.write(t.name, await getBytes(t));
+    await writer.close();
+    return writer.layout;
+  } catch (e) {
+    await sink.abort?.();
+    throw e;
+  }
 }
 
 /** Whole file in memory: for adapters, tests and other small files. */

@@ -94,6 +94,13 @@ describe('safetensors __metadata__', () => {
     expect((await failure(rawSafetensors(json({ __metadata__: { step: 3 } })))).message).toMatch(/"step" is number 3/);
   });
 
+  it('accepts a null __metadata__ (serde reads it as None) and rejects a repeated one', async () => {
+    expect((await openSafetensors(memorySource(rawSafetensors(json({ __metadata__: null })), FILE))).metadata).toBeNull();
+    const e = await failure(rawSafetensors('{"__metadata__":{},"__metadata__":{}}'));
+    expect(e.tensor).toBeNull();
+    expect(e.message).toMatch(/__metadata__ appears twice/);
+  });
+
   it('rejects a metadata that is not an object', async () => {
     expect((await failure(rawSafetensors(json({ __metadata__: ['pt'] })))).message).toMatch(/__metadata__ must be an object/);
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -136,6 +136,24 @@ describe('safetensors writer → reader', () => {
     expect([...(await readFile(path))]).toEqual([...serializeSafetensors(tensors)]);
     const file = await openSafetensors(await openNodeSource(path));
     for (const t of tensors) expect([...(await file.readTensor(t.name)).bytes]).toEqual([...t.bytes]);
+  });
+
+  it('aborts the sink when a tensor cannot be produced', async () => {
+    let aborted = false;
+    const sink = { ...memorySink(), abort: async () => void (aborted = true) };
+    const failing = writeSafetensors(sink, [{ name: 'a', dtype: 'F32', shape: [1] }], () => {
+      throw new Error('GPU readback failed');
+    });
+    await expect(failing).rejects.toThrow(/GPU readback failed/);
+    expect(aborted).toBe(true);
+  });
+
+  it('a failed Node write leaves neither the file nor its .partial behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webtune-st-'));
+    const path = join(dir, 'model.safetensors');
+    const failing = writeSafetensors(await nodeFileSink(path), [{ name: 'a', dtype: 'F32', shape: [1] }], () => new Uint8Array(3));
+    await expect(failing).rejects.toThrow(/got 3 bytes, expected 4/);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('the empty file is a valid 16-byte safetensors', async () => {
