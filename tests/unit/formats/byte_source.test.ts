@@ -88,3 +88,15 @@ describe('model folders', () => {
     expect(await readJson(folder, 'config.json')).toEqual({ model_type: 'llama' });
   });
 });
+
+describe('browser safety', () => {
+  it('only the node_* modules import node: built-ins', async () => {
+    const { readdir: list, readFile } = await import('node:fs/promises');
+    const dir = new URL('../../../src/formats/', import.meta.url);
+    for (const name of await list(dir)) {
+      if (!name.endsWith('.ts') || name.startsWith('node_')) continue;
+      const text = await readFile(new URL(name, dir), 'utf8');
+      expect(text, name).not.toMatch(/from ['"]node:|from ['"]\.\/node_/);
+    }
+  });
+});
