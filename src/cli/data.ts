@@ -47,10 +47,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (evalRatio > 0 && evalPath !== undefined) throw new InputError('bad_flag', 'use --eval-ratio or --eval-data, not both');
   const packing = args.flags.packing === true;
 
+  // Open the files first: a mistyped path should fail before the tokenizer takes a second to build.
+  const source = await openNodeStreamSource(dataPath);
+  const evalSource = evalPath === undefined ? null : await openNodeStreamSource(evalPath);
   const tokenizer = await loadModelTokenizer(modelDir);
   const options = { format, maxLength, lossOn, onBadLine: args.flags['skip-bad-lines'] ? ('skip' as const) : ('stop' as const) };
-  const data = await loadDataset(await openNodeStreamSource(dataPath), tokenizer, options);
-  const evalData = evalPath === undefined ? null : await loadDataset(await openNodeStreamSource(evalPath), tokenizer, { ...options, format: data.format });
+  const data = await loadDataset(source, tokenizer, options);
+  const evalData = evalSource === null ? null : await loadDataset(evalSource, tokenizer, { ...options, format: data.format });
   const { train, eval: held } = evalRatio > 0 ? splitDataset(data.examples, evalRatio, seed) : { train: data.examples, eval: evalData?.examples ?? [] };
   const plan = new Batcher(train, tokenizer.padId, { batchSize, packing, maxLength, seed }).summary(0);
   if (previewIndex > data.examples.length) throw new InputError('bad_flag', `--preview ${previewIndex}: the dataset has ${data.examples.length} examples`);
