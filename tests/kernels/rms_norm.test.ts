@@ -6,7 +6,7 @@ import { rmsNormBackward as rmsNormBackwardRef, rmsNormForward as rmsNormForward
 import type { Runtime } from '../../src/engine/runtime.ts';
 import { createTensor, uploadTensor, type GpuTensor } from '../../src/engine/tensor.ts';
 import { readF32 } from '../../src/engine/readback.ts';
-import { rmsNormBackward, rmsNormForward } from '../../src/kernels/rms_norm.ts';
+import { RMS_NORM_FORWARD, rmsNormBackward, rmsNormForward } from '../../src/kernels/rms_norm.ts';
 
 // RMSNorm forward and backward on the GPU against the float64 reference: odd and round widths,
 // widths above and below one workgroup, one token, Qwen3-style per-head rows, extreme scales.
@@ -94,16 +94,23 @@ describeGpu('rms_norm kernels', () => {
     await check({ rows: 2, cols: 13 }, 13, true);
   });
 
-  it('covers more rows than one grid dimension holds', async () => {
-    // 65537 one-column rows: grid(65537) = [32769, 2]. Forward only; the backward indexes rows alike.
-    const rows = 65_537;
-    const x = rng(14).normalArray(rows);
-    const xT = up('x', [rows, 1], x);
-    const wT = up('weight', [1], Float32Array.of(2));
-    const yT = up('y', [rows, 1], new Float32Array(rows).fill(NaN));
+  it('indexes rows over a 2-D grid (what grid() gives past 65535 rows)', async () => {
+    // A real split needs 65536 rows (seconds on SwiftShader); the same indexing on 3 × 2 is cheap.
+    const [rows, cols, eps] = [6, 40, 1e-5];
+    const r = rng(14);
+    const x = r.normalArray(rows * cols);
+    const weight = r.normalArray(cols);
+    const yT = up('y', [rows, cols], new Float32Array(rows * cols).fill(NaN));
     const rstdT = up('rstd', [rows], new Float32Array(rows));
-    await rt.run('tall', (rec) => rmsNormForward(rt, rec, { x: xT.buffer, weight: wT.buffer, y: yT.buffer, rstd: rstdT.buffer }, { rows, cols: 1, eps: 1e-5 }));
-    expectClose(await readF32(rt.device, yT), rmsNormForwardRef(x, [2], { rows, cols: 1, eps: 1e-5 }).y, balanced, 'y', [rows, 1]);
+    await rt.run('grid', (rec) =>
+      rec.dispatch(rt.kernel(RMS_NORM_FORWARD), {
+        bindings: [up('x', [rows, cols], x).buffer, up('weight', [cols], weight).buffer, yT.buffer, rstdT.buffer],
+        uniforms: { rows, cols, eps },
+        workgroups: [3, 2],
+        overrides: { WG: 64 },
+      }),
+    );
+    expectClose(await readF32(rt.device, yT), rmsNormForwardRef(x, weight, { rows, cols, eps }).y, balanced, 'y on a 3 × 2 grid', [rows, cols]);
     rt.arena.releaseAll();
   });
 
