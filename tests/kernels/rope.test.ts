@@ -13,7 +13,7 @@ import sinCos from '../../shaders/lib/sin_cos.wgsl?raw';
 
 // RoPE forward and backward on the GPU against the float64 reference: q-like and k-like head
 // counts, head_dim 8 / 16 / 64, positions restarting per packed example, one token, and positions
-// far past 2π·10⁴ where cos/sin need the angle reduced first.
+// up to 3·10⁵; plus lib/sin_cos.wgsl alone against Math.sin / Math.cos.
 
 const LLAMA3 = { type: 'llama3' as const, factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 };
 
