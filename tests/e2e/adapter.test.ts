@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { launchChromium, watchPageErrors } from '../helpers/chromium.ts';
@@ -11,7 +12,7 @@ import { INSECURE_HOST } from './global_setup.ts';
 
 const url = inject('webtuneUrl');
 const requireWebGpu = process.env.REQUIRE_WEBGPU === '1';
-const shots = join(process.cwd(), 'test-results', 'e2e');
+const shots = fileURLToPath(new URL('../../test-results/e2e/', import.meta.url));
 mkdirSync(shots, { recursive: true });
 
 /** The probe ends in the adapter panel or the explanatory page; software WebGPU can take seconds to start. */
@@ -26,6 +27,11 @@ async function openAppOutcome(page: Page): Promise<'adapter' | 'no-webgpu'> {
   const missing = page.getByTestId('no-webgpu');
   await panel.or(missing).waitFor({ timeout: 60_000 });
   return (await panel.isVisible()) ? 'adapter' : 'no-webgpu';
+}
+
+/** Readable at 1280×720 means, at least, nothing wider than the window. */
+async function overflowsHorizontally(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 }
 
 /** The element's visible text, trimmed (waits for the element like every locator call). */
@@ -57,6 +63,10 @@ describe('with WebGPU (SwiftShader here)', () => {
     }
     expect(await text(page.getByRole('heading', { level: 1 }))).toBe('webtune');
     expect(await text(page.getByTestId('intro'))).toContain('LoRA');
+    // Landmarks a screen reader can jump to, named by their headings.
+    expect(await page.getByRole('region', { name: 'Your GPU' }).count()).toBe(1);
+    expect(await page.getByRole('region', { name: 'Limits that matter' }).count()).toBe(1);
+    expect(await page.getByRole('region', { name: 'Features' }).count()).toBe(1);
 
     const vendor = (await page.getByTestId('adapter-vendor').getAttribute('data-value')) ?? '';
     const description = (await page.getByTestId('adapter-description').getAttribute('data-value')) ?? '';
@@ -73,6 +83,7 @@ describe('with WebGPU (SwiftShader here)', () => {
       expect(await page.getByTestId(`feature-${feature}`).getAttribute('data-present')).toMatch(/^(true|false)$/);
     }
 
+    expect(await overflowsHorizontally(page)).toBe(false);
     await page.screenshot({ path: join(shots, 'adapter.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
@@ -87,6 +98,7 @@ describe('with WebGPU (SwiftShader here)', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => toggle.getAttribute('aria-pressed')).toBe('true');
     await expect.poll(rootSize).toBeGreaterThan(before);
+    expect(await overflowsHorizontally(page)).toBe(false);
     await page.screenshot({ path: join(shots, 'adapter-large-text.png'), fullPage: true });
 
     await page.reload();
@@ -109,6 +121,7 @@ describe('without WebGPU', () => {
       expect(await text(page.getByTestId('no-webgpu-reason'))).toContain('secure pages');
       expect(await text(page.getByTestId('no-webgpu-secure'))).toBe('not secure');
       expect(await text(page.getByRole('heading', { level: 2 }).last())).toBe('WebGPU is not available here');
+      expect(await overflowsHorizontally(page)).toBe(false);
       await page.screenshot({ path: join(shots, 'no-webgpu-insecure.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {
