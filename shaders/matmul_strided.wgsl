@@ -8,9 +8,10 @@
 // forward Y = X·Wᵀ: A = X, B[k, j] = W[j, k]; backward dX = dY·W: A = dY[:, chunk], B = W;
 // backward dW = dYᵀ·X: A[j, m] = dY[m, chunk + j], B = X. β = 0 never reads C.
 //
-// Dispatch: (ceil(cols / (4·WG_COLS)), ceil(rows / (4·WG_ROWS))) workgroups of WG_COLS × WG_ROWS
-// threads; thread (tx, ty) owns C[row0 + 4ty .. +3, col0 + 4tx .. +3], from TILE_K-deep tiles of
-// A and B staged in workgroup memory with scalar, bounds-checked loads.
+// Dispatch: (ceil(cols / (8·WG_COLS)), ceil(rows / (8·WG_ROWS))) workgroups of WG_COLS × WG_ROWS
+// threads; thread (tx, ty) owns C[row0 + 8ty .. +7, col0 + 8tx .. +7] in four 4×4 register
+// blocks, from TILE_K-deep tiles of A and B staged in workgroup memory with scalar, bounds-checked
+// loads.
 
 struct Params {
   rows: u32,
@@ -30,8 +31,8 @@ struct Params {
   beta: f32,
 }
 
-override WG_ROWS: u32 = 16;
-override WG_COLS: u32 = 16;
+override WG_ROWS: u32 = 8;
+override WG_COLS: u32 = 8;
 override TILE_K: u32 = 16;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>; // A as described by the a_* strides
@@ -40,9 +41,14 @@ override TILE_K: u32 = 16;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>; // (rows, c_row_stride) from c_offset
 @group(0) @binding(4) var<uniform> params: Params;
 
-// a_tile[d·WG_ROWS + r/4][r%4] = A[row0 + r, d0 + d]; b_tile[d·WG_COLS + x/4][x%4] = B[d0 + d, col0 + x].
-var<workgroup> a_tile: array<vec4f, TILE_K * WG_ROWS>; // (TILE_K, 4·WG_ROWS)
-var<workgroup> b_tile: array<vec4f, TILE_K * WG_COLS>; // (TILE_K, 4·WG_COLS)
+// a_tile[d·2·WG_ROWS + r/4][r%4] = A[row0 + r, d0 + d]; b_tile[d·2·WG_COLS + x/4][x%4] = B[d0 + d, col0 + x].
+var<workgroup> a_tile: array<vec4f, TILE_K * 2u * WG_ROWS>; // (TILE_K, 8·WG_ROWS)
+var<workgroup> b_tile: array<vec4f, TILE_K * 2u * WG_COLS>; // (TILE_K, 8·WG_COLS)
+
+// a·bᵀ as columns: column i is row i of the 4×4 output block.
+fn outer(a: vec4f, b: vec4f) -> mat4x4f {
+  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
+}
 
 fn store_row(r: u32, col: u32, v: vec4f) {
   if (r >= params.rows) { return; }
@@ -57,55 +63,66 @@ fn store_row(r: u32, col: u32, v: vec4f) {
   }
 }
 
+fn store_block(r: u32, col: u32, acc: mat4x4f) {
+  store_row(r, col, acc[0]);
+  store_row(r + 1u, col, acc[1]);
+  store_row(r + 2u, col, acc[2]);
+  store_row(r + 3u, col, acc[3]);
+}
+
 @compute @workgroup_size(WG_COLS, WG_ROWS)
 fn matmul_strided(
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wg: vec3u,
 ) {
-  let row0 = wg.y * 4u * WG_ROWS;
-  let col0 = wg.x * 4u * WG_COLS;
+  let row0 = wg.y * 8u * WG_ROWS;
+  let col0 = wg.x * 8u * WG_COLS;
   let threads = WG_ROWS * WG_COLS;
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
+  var acc00 = mat4x4f();
+  var acc01 = mat4x4f();
+  var acc10 = mat4x4f();
+  var acc11 = mat4x4f();
 
   for (var d0 = 0u; d0 < params.depth; d0 += TILE_K) {
-    for (var i = li; i < 4u * WG_ROWS * TILE_K; i += threads) {
+    for (var i = li; i < 8u * WG_ROWS * TILE_K; i += threads) {
       let r = i / TILE_K;
       let d = i % TILE_K;
       var v = 0.0;
       if (row0 + r < params.rows && d0 + d < params.depth) {
         v = a[params.a_offset + (row0 + r) * params.a_row_stride + (d0 + d) * params.a_depth_stride];
       }
-      a_tile[d * WG_ROWS + r / 4u][r % 4u] = v;
+      a_tile[d * 2u * WG_ROWS + r / 4u][r % 4u] = v;
     }
-    for (var i = li; i < 4u * WG_COLS * TILE_K; i += threads) {
-      let d = i / (4u * WG_COLS);
-      let x = i % (4u * WG_COLS);
+    for (var i = li; i < 8u * WG_COLS * TILE_K; i += threads) {
+      let d = i / (8u * WG_COLS);
+      let x = i % (8u * WG_COLS);
       var v = 0.0;
       if (d0 + d < params.depth && col0 + x < params.cols) {
         v = b[params.b_offset + (d0 + d) * params.b_depth_stride + (col0 + x) * params.b_col_stride];
       }
-      b_tile[d * WG_COLS + x / 4u][x % 4u] = v;
+      b_tile[d * 2u * WG_COLS + x / 4u][x % 4u] = v;
     }
     workgroupBarrier();
     for (var d = 0u; d < TILE_K; d++) {
-      let av = a_tile[d * WG_ROWS + lid.y];
-      let bv = b_tile[d * WG_COLS + lid.x];
-      acc0 += av.x * bv;
-      acc1 += av.y * bv;
-      acc2 += av.z * bv;
-      acc3 += av.w * bv;
+      let at = d * 2u * WG_ROWS + 2u * lid.y;
+      let bt = d * 2u * WG_COLS + 2u * lid.x;
+      let a0 = a_tile[at];
+      let a1 = a_tile[at + 1u];
+      let b0 = b_tile[bt];
+      let b1 = b_tile[bt + 1u];
+      acc00 += outer(a0, b0);
+      acc01 += outer(a0, b1);
+      acc10 += outer(a1, b0);
+      acc11 += outer(a1, b1);
     }
     workgroupBarrier();
   }
 
-  let col = col0 + 4u * lid.x;
-  let r = row0 + 4u * lid.y;
-  store_row(r, col, acc0);
-  store_row(r + 1u, col, acc1);
-  store_row(r + 2u, col, acc2);
-  store_row(r + 3u, col, acc3);
+  let col = col0 + 8u * lid.x;
+  let r = row0 + 8u * lid.y;
+  store_block(r, col, acc00);
+  store_block(r, col + 4u, acc01);
+  store_block(r + 4u, col, acc10);
+  store_block(r + 4u, col + 4u, acc11);
 }

@@ -80,10 +80,10 @@ describe('matmul references', () => {
   });
 
   it('gives thin outputs their threads elsewhere', () => {
-    expect(pickTiles(1024, 1024)).toEqual({ WG_ROWS: 16, WG_COLS: 16, TILE_K: 16 });
-    expect(pickTiles(1024, 16)).toEqual({ WG_ROWS: 64, WG_COLS: 4, TILE_K: 16 });
+    expect(pickTiles(1024, 1024)).toEqual({ WG_ROWS: 8, WG_COLS: 8, TILE_K: 16 });
+    expect(pickTiles(1024, 16)).toEqual({ WG_ROWS: 32, WG_COLS: 2, TILE_K: 16 });
     expect(pickTiles(1, 576)).toEqual({ WG_ROWS: 1, WG_COLS: 64, TILE_K: 16 });
-    expect(pickTiles(7, 97)).toEqual({ WG_ROWS: 2, WG_COLS: 32, TILE_K: 16 });
+    expect(pickTiles(7, 97)).toEqual({ WG_ROWS: 1, WG_COLS: 16, TILE_K: 16 });
   });
 });
 
@@ -127,7 +127,7 @@ describeGpu('matmul (dense f32, three Linear forms)', () => {
   }
 
   it('any tile shape the overrides allow gives the same result', async () => {
-    const tiles = { WG_ROWS: 8, WG_COLS: 4, TILE_K: 8 };
+    const tiles = { WG_ROWS: 4, WG_COLS: 2, TILE_K: 8 };
     for (const form of FORMS) {
       await check(rt, form, { M: 45, K: 88, N: 60, tiles });
       await check(rt, form, { M: 45, K: 87, N: 61, tiles });
