@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// `npm run bench [name…]` (bin/bench.js): runs the named benchmarks, or all of them. Benchmarks
+// print figures; they assert nothing (timings never belong in tests).
+
+interface Bench {
+  describe: string;
+  /** Imported only when asked for, so one missing or broken benchmark does not stop the others. */
+  load: () => Promise<{ run: () => Promise<void> } | undefined>;
+}
+
+const BENCHES: Record<string, Bench> = {
+  matmul: {
+    describe: 'dense f32 matmul forms (GFLOP/s) beside the adapter’s FMA peak and copy bandwidth',
+    load: () => import('./matmul_bench.ts'),
+  },
+  data: {
+    describe: 'dataset loading, tokenizing and batching throughput',
+    load: () => loadOptional('./data_bench.ts'),
+  },
+};
+
+/** A benchmark module another engineer may not have written yet: undefined when its file is absent. */
+async function loadOptional(relative: string): Promise<{ run: () => Promise<void> } | undefined> {
+  const url = new URL(relative, import.meta.url);
+  if (!existsSync(fileURLToPath(url))) return undefined;
+  return (await import(/* @vite-ignore */ url.href)) as { run: () => Promise<void> };
+}
+
+function usage(): string {
+  const lines = Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(8)} ${b.describe}`);
+  return ['usage: npm run bench [name…]   (no name runs them all)', ...lines].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    return 0;
+  }
+  const unknown = argv.filter((a) => !(a in BENCHES));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}\n${usage()}`);
+    return 2;
+  }
+  const names = argv.length > 0 ? argv : Object.keys(BENCHES);
+  let failed = 0;
+  for (const name of names) {
+    console.log(`\n### ${name}`);
+    const started = performance.now();
+    try {
+      const bench = await BENCHES[name].load();
+      if (!bench) {
+        console.log(`(skipped: tests/bench/${name}_bench.ts does not exist yet)`);
+        continue;
+      }
+      await bench.run();
+      console.log(`(${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      failed++;
+      console.error(`${name} failed: ${(e as Error).stack ?? e}`);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
