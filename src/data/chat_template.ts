@@ -22,13 +22,17 @@ export interface AssistantSpan {
   message: number;
   start: number;
   end: number;
-  /** Whether an end-of-turn token was found after the content (and is inside the span). */
+  /** Whether an end-of-turn string was found after the content (and is inside the span). */
   endOfTurn: boolean;
+  /** That string (`<|im_end|>`, `</s>` …), which ends the span, or null. */
+  endToken: string | null;
 }
 
-// Appended to one assistant message's content to find where that content ends in the rendered
-// text. Private-use code points: no real text or template contains them.
-const marker = '\u{F0000}webtune\u{F0001}';
+// Appended to assistant contents to find where each ends in the rendered text: open, message
+// index, close. Private-use code points of plane 15, which no real text or template contains.
+const markerOpen = '\u{F0000}';
+const markerClose = '\u{F0001}';
+const markerPattern = /\u{F0000}(\d+)\u{F0001}/gu;
 
 export class ChatRenderer {
   readonly usesDefault: boolean;
@@ -70,24 +74,29 @@ export class ChatRenderer {
    * 1. start = end of render(messages[:k], add_generation_prompt=true) when that is a prefix of
    *    the full render (else their common prefix): everything the model writes after the
    *    generation prompt — for Qwen3's last answer that includes "<think>\n\n</think>\n\n".
-   * 2. content end: render once more with a marker appended to message k's content; the first
-   *    and last differing characters against the full render bound where the content ends,
-   *    however the template transforms or moves it.
+   * 2. content end: render once more with a marker appended to each answer's content and find
+   *    the markers; the rest of that text must equal the plain render. When it does not (a template
+   *    that trims or rewrites the marked content), each answer is marked alone instead and the
+   *    first and last differing characters against the plain render bound the content's end.
    * 3. end = just after the first end-of-turn string (a special token such as `<|im_end|>`,
    *    `</s>`, `<|eot_id|>`, `<end_of_turn>`) at or after the content end — tool calls written
    *    between them are trained too — and before the next answer starts. Text after it (ChatML's
    *    "\n") is not trained. With no such string the span ends with the content.
+   *
+   * Renders per conversation: 2 + (number of answers); 1 + 2·answers on the fallback.
    */
   assistantSpans(messages: ChatMessage[]): { text: string; spans: AssistantSpan[] } {
     const text = this.render(messages);
-    if (text.includes(marker)) throw new LineProblem('the conversation contains reserved characters U+F0000/U+F0001');
+    if (text.includes(markerOpen) || text.includes(markerClose)) {
+      throw new LineProblem('the conversation contains the reserved characters U+F0000/U+F0001');
+    }
+    const ends = this.contentEnds(messages, text);
     const spans: AssistantSpan[] = [];
     messages.forEach((m, k) => {
-      if (m.role !== 'assistant') return;
-      const contentEnd = this.contentEnd(messages, k, text);
-      if (contentEnd === null) return; // the template does not write this message
+      const contentEnd = ends.get(k);
+      if (m.role !== 'assistant' || contentEnd === undefined) return; // not an answer, or not written
       const start = Math.min(this.generationStart(messages, k, text), contentEnd);
-      spans.push({ message: k, start, end: contentEnd, endOfTurn: false });
+      spans.push({ message: k, start, end: contentEnd, endOfTurn: false, endToken: null });
     });
     spans.forEach((span, i) => {
       const limit = i + 1 < spans.length ? spans[i + 1].start : text.length;
@@ -96,11 +105,35 @@ export class ChatRenderer {
         const at = text.indexOf(t, contentEnd);
         if (at >= 0 && at + t.length <= limit && (!span.endOfTurn || at + t.length < span.end)) {
           span.endOfTurn = true;
+          span.endToken = t;
           span.end = at + t.length;
         }
       }
     });
     return { text, spans };
+  }
+
+  /** Message index → where its content ends in `text`, for every assistant message the template writes. */
+  private contentEnds(messages: ChatMessage[], text: string): Map<number, number> {
+    const answers = messages.flatMap((m, k) => (m.role === 'assistant' ? [k] : []));
+    const marked = messages.map((m, k) => (m.role === 'assistant' ? { ...m, content: m.content + markerOpen + k + markerClose } : m));
+    const rendered = this.render(marked);
+    const ends = new Map<number, number>();
+    let removed = 0;
+    let repeated = false;
+    for (const match of rendered.matchAll(markerPattern)) {
+      const k = Number(match[1]);
+      repeated ||= ends.has(k);
+      ends.set(k, match.index - removed);
+      removed += match[0].length;
+    }
+    if (!repeated && rendered.replace(markerPattern, '') === text) return ends;
+    ends.clear();
+    for (const k of answers) {
+      const end = this.contentEndAlone(messages, k, text);
+      if (end !== null) ends.set(k, end);
+    }
+    return ends;
   }
 
   private generationStart(messages: ChatMessage[], k: number, text: string): number {
@@ -115,9 +148,9 @@ export class ChatRenderer {
     return commonPrefix(prompt, text);
   }
 
-  private contentEnd(messages: ChatMessage[], k: number, text: string): number | null {
+  private contentEndAlone(messages: ChatMessage[], k: number, text: string): number | null {
     const marked = messages.slice();
-    marked[k] = { ...messages[k], content: messages[k].content + marker };
+    marked[k] = { ...messages[k], content: messages[k].content + markerOpen + markerClose };
     const other = this.render(marked);
     if (other === text) return null;
     const prefix = commonPrefix(text, other);

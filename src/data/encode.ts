@@ -1,6 +1,7 @@
 import { alpacaPrompt } from './alpaca.ts';
 import { ChatRenderer } from './chat_template.ts';
 import type { ChatMessage, Example } from './formats.ts';
+import { matchedPrefix, TokenBoundaries } from './token_boundaries.ts';
 import type { TextTokenizer } from './tokenizer.ts';
 
 // One example → token ids and loss labels, following TRL's preparation (formats.md §6.2, §8
@@ -17,9 +18,9 @@ import type { TextTokenizer } from './tokenizer.ts';
 // EOS is appended only if the ids do not already end with it (TRL checks the text likewise).
 //
 // Prompt/answer boundaries are mapped from text to tokens the way TRL does for prompt-completion:
-// tokenize the text up to the boundary alone and check that it is a prefix of the whole. When a
-// token straddles the boundary (rare; BPE merged across it), that token is trained and the example
-// is flagged, as TRL warns "prompt tokens are not a prefix".
+// tokenize the text up to the boundary alone and check that it is a prefix of the whole
+// (token_boundaries.ts). When a token straddles the boundary (rare; BPE merged across it), that
+// token is trained and the example is flagged, as TRL warns "prompt tokens are not a prefix".
 
 export type LossOn = 'completion' | 'all';
 
@@ -115,9 +116,10 @@ export class ExampleEncoder {
     const labels = new Array<number>(ids.length).fill(ignore);
     let mismatch = false;
     let turnsWithoutEnd = 0;
+    const boundaries = new TokenBoundaries(this.tokenizer, text, ids);
     for (const span of spans) {
-      const start = this.tokenIndex(ids, text.slice(0, span.start));
-      const end = this.tokenIndex(ids, text.slice(0, span.end));
+      const start = boundaries.at(span.start);
+      const end = boundaries.at(span.end);
       mismatch ||= !start.exact || !end.exact;
       // A straddling token at the end holds some answer text: train it (end.index is then the lcp).
       const stop = end.exact ? end.index : Math.min(end.index + 1, ids.length);
@@ -127,24 +129,9 @@ export class ExampleEncoder {
     return { ids, labels, mismatch, turnsWithoutEnd };
   }
 
-  /** How many leading tokens of `ids` encode `prefixText`; exact when its own tokens are a prefix of ids. */
-  private tokenIndex(ids: number[], prefixText: string): { index: number; exact: boolean } {
-    if (prefixText === '') return { index: 0, exact: true };
-    const own = this.tokenizer.encode(prefixText);
-    const matched = matchedPrefix(ids, 0, own);
-    return { index: matched, exact: matched === own.length };
-  }
-
   private withEos(ids: number[]): number[] {
     const eos = this.tokenizer.eosId;
     if (eos !== null && ids[ids.length - 1] !== eos) ids.push(eos);
     return ids;
   }
-}
-
-/** Length of the common prefix of ids[offset…] and part. */
-function matchedPrefix(ids: number[], offset: number, part: number[]): number {
-  let k = 0;
-  while (k < part.length && offset + k < ids.length && ids[offset + k] === part[k]) k++;
-  return k;
 }

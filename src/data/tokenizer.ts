@@ -43,6 +43,8 @@ export class TextTokenizer {
   readonly vocabSize: number;
   /** Content → id of every added token marked special (`<|im_end|>`, `</s>` …). */
   readonly specialTokens: ReadonlyMap<string, number>;
+  /** The same, id → content. */
+  readonly specialContents: ReadonlyMap<number, string>;
   /** Variables every chat template may read (bos_token, eos_token, pad_token, unk_token). */
   readonly templateTokens: Readonly<Record<string, string | null>>;
 
@@ -63,6 +65,7 @@ export class TextTokenizer {
     const special = new Map<string, number>();
     for (const [id, token] of this.tokenizer.get_added_tokens_decoder()) if (token.special) special.set(token.content, id);
     this.specialTokens = special;
+    this.specialContents = new Map([...special].map(([content, id]) => [id, content]));
 
     this.bosToken = tokenContent(config.bos_token as TokenConfigValue);
     this.eosToken = tokenContent(config.eos_token as TokenConfigValue);

@@ -97,7 +97,7 @@ describe('ChatRenderer edge cases', () => {
   it('leaves an answer without an end-of-turn string ending at its content', () => {
     const r = new ChatRenderer('{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}', {}, []);
     const { text, spans } = r.assistantSpans([{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }]);
-    expect(spans).toEqual([{ message: 1, start: text.indexOf('b'), end: text.indexOf('b') + 1, endOfTurn: false }]);
+    expect(spans).toEqual([{ message: 1, start: text.indexOf('b'), end: text.indexOf('b') + 1, endOfTurn: false, endToken: null }]);
   });
 
   it('finds the content end when the template trims it', () => {
