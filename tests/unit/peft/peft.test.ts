@@ -16,7 +16,7 @@ import {
 import { openSafetensors } from '../../../src/formats/safetensors.ts';
 import { serializeSafetensors } from '../../../src/formats/safetensors_writer.ts';
 import { memorySource } from '../../../src/formats/byte_source.ts';
-import { fromFloat32 } from '../../../src/formats/dtype.ts';
+import { fromFloat32, type Dtype } from '../../../src/formats/dtype.ts';
 import { initLoraPairs } from '../../../src/model/lora_init.ts';
 import { loraTargets } from '../../../src/model/lora_targets.ts';
 import { loraInitStream } from '../../../src/train/rng.ts';
@@ -162,7 +162,7 @@ describe('PEFT adapter in', () => {
     const adapter = makeAdapter(llama, { targetModules: ['q_proj'] });
     const files = adapterFiles(adapter);
     const st = await openSafetensors(memorySource(files.get('adapter_model.safetensors')!, 'w'));
-    const tensors = await Promise.all(st.names().map(async (name) => ({ name, dtype: 'F32' as const, shape: st.info(name).shape, bytes: (await st.readTensor(name)).bytes.slice() })));
+    const tensors = await Promise.all(st.names().map(async (name) => ({ name, dtype: 'F32' as Dtype, shape: st.info(name).shape, bytes: (await st.readTensor(name)).bytes.slice() })));
     const withTensors = (list: typeof tensors) => folderOf(new Map([...files, ['adapter_model.safetensors', serializeSafetensors(list)]]));
     const drop = tensors.filter((t) => t.name !== Q0_A);
     expect((await failure(readAdapter(withTensors(drop), llama))).message).toMatch(/"base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight" is missing/);
@@ -170,7 +170,7 @@ describe('PEFT adapter in', () => {
     expect((await failure(readAdapter(withTensors(named), llama))).message).toMatch(/still carries an adapter name/);
     const nan = tensors.map((t) => (t.name === Q0_A ? { ...t, bytes: new Uint8Array(new Float32Array(4 * 48).fill(Number.NaN).buffer) } : t));
     expect((await failure(readAdapter(withTensors(nan), llama))).message).toMatch(/holds NaN at index 0/);
-    const ints = tensors.map((t) => (t.name === Q0_A ? { ...t, dtype: 'I32' as const } : t));
+    const ints = tensors.map((t) => (t.name === Q0_A ? { ...t, dtype: 'I32' as Dtype } : t));
     expect(await failure(readAdapter(withTensors(ints), llama))).toBeInstanceOf(InputError);
   });
 
