@@ -6,7 +6,7 @@ import type { Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import type { GpuTensor, TensorChunk } from '../engine/tensor.ts';
 import { dispatchStrided } from './matmul_strided.ts';
-import { pickTiles, tileGrid, type MatmulTiles } from './matmul_tiles.ts';
+import { denseGrid, pickDenseTiles, type MatmulTiles } from './matmul_tiles.ts';
 
 // The three dense f32 matmuls of a Linear layer in PyTorch layout (W is [out N, in K]):
 //   forward          Y[M, N] = α·X[M, K]·Wᵀ + bias + β·Y
@@ -61,7 +61,7 @@ interface Scale {
   alpha?: number;
   /** Multiplies the old output; default 0 (the output is not read). */
   beta?: number;
-  /** Tile shape; default pickTiles() of the output (benchmarks compare others). */
+  /** Tile shape; default pickDenseTiles() of the output (benchmarks compare others). */
   tiles?: MatmulTiles;
 }
 
@@ -97,13 +97,13 @@ export function matmulForward(rt: Runtime, rec: Recorder, args: MatmulForwardArg
   let dispatches = 0;
   for (const chunk of args.w.chunks) {
     if (M === 0 || chunk.rows === 0) continue;
-    const tiles = args.tiles ?? pickTiles(M, chunk.rows);
+    const tiles = args.tiles ?? pickDenseTiles(M, chunk.rows);
     checkGrid(rt, M, chunk.rows, tiles);
     if (vec4Ready(N, K, chunk)) {
       rec.dispatch(rt.kernel(MATMUL_FORWARD), {
         bindings: [args.x.buffer, chunk.buffer, bias ?? args.x.buffer, args.y.buffer],
         uniforms: { m: M, n: chunk.rows, k: K, ldy: N, y_col: chunk.rowStart, has_bias: bias ? 1 : 0, alpha, beta },
-        workgroups: tileGrid(M, chunk.rows, tiles),
+        workgroups: denseGrid(M, chunk.rows, tiles),
         overrides: tiles,
       });
     } else {
@@ -131,7 +131,7 @@ export function matmulBackwardInput(rt: Runtime, rec: Recorder, args: MatmulBack
   const M = rowsOf(args.dy, N, 'dy');
   expectRows(args.dx, K, M, 'dx');
   const { alpha = 1 } = args;
-  const tiles = args.tiles ?? pickTiles(M, K);
+  const tiles = args.tiles ?? pickDenseTiles(M, K);
   checkGrid(rt, M, K, tiles);
   let beta = args.beta ?? 0;
   let dispatches = 0;
@@ -141,7 +141,7 @@ export function matmulBackwardInput(rt: Runtime, rec: Recorder, args: MatmulBack
       rec.dispatch(rt.kernel(MATMUL_BACKWARD_INPUT), {
         bindings: [args.dy.buffer, chunk.buffer, args.dx.buffer],
         uniforms: { m: M, n: chunk.rows, k: K, ldy: N, y_col: chunk.rowStart, alpha, beta },
-        workgroups: tileGrid(M, K, tiles),
+        workgroups: denseGrid(M, K, tiles),
         overrides: tiles,
       });
     } else {
@@ -173,13 +173,13 @@ export function matmulBackwardWeight(rt: Runtime, rec: Recorder, args: MatmulBac
   for (const chunk of args.dw.chunks) {
     if (chunk.rows === 0) continue;
     // M = 0 tokens still scales the old gradient by β (the reduction is empty).
-    const tiles = args.tiles ?? pickTiles(chunk.rows, K);
+    const tiles = args.tiles ?? pickDenseTiles(chunk.rows, K);
     checkGrid(rt, chunk.rows, K, tiles);
     if (vec4Ready(N, K, chunk)) {
       rec.dispatch(rt.kernel(MATMUL_BACKWARD_WEIGHT), {
         bindings: [args.dy.buffer, args.x.buffer, chunk.buffer],
         uniforms: { m: M, n: chunk.rows, k: K, ldy: N, y_col: chunk.rowStart, alpha, beta },
-        workgroups: tileGrid(chunk.rows, K, tiles),
+        workgroups: denseGrid(chunk.rows, K, tiles),
         overrides: tiles,
       });
     } else {
@@ -229,6 +229,6 @@ function expectRows(t: GpuTensor, cols: number, rows: number, what: string): voi
 
 function checkGrid(rt: Runtime, rows: number, cols: number, tiles: MatmulTiles): void {
   const limit = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  const [x, y] = tileGrid(rows, cols, tiles);
+  const [x, y] = denseGrid(rows, cols, tiles);
   if (x > limit || y > limit) throw new Error(`matmul: ${rows}×${cols} output needs ${x}×${y} workgroups, over the limit ${limit}`);
 }

@@ -2,7 +2,7 @@ import source from '../../shaders/matmul_strided.wgsl?raw';
 import type { KernelSpec } from '../engine/kernel.ts';
 import type { Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
-import { tileGrid, type MatmulTiles } from './matmul_tiles.ts';
+import { denseGrid, type MatmulTiles } from './matmul_tiles.ts';
 
 // The bounds-checked fallback of the Linear matmuls (shaders/matmul_strided.wgsl): any shape, any
 // chunk start, scalar loads. matmul.ts routes a dispatch here when the vec4 kernels cannot take it.
@@ -82,7 +82,7 @@ export function dispatchStrided(rt: Runtime, rec: Recorder, p: StridedMatmul): v
       alpha: p.alpha,
       beta: p.beta,
     },
-    workgroups: tileGrid(p.rows, p.cols, p.tiles),
+    workgroups: denseGrid(p.rows, p.cols, p.tiles),
     overrides: p.tiles,
   });
 }

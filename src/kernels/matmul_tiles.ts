@@ -1,40 +1,45 @@
-// Tile shapes for the register-tiled matmuls. Every thread owns an 8×8 block of the output (four
-// 4×4 register blocks), so a workgroup of WG_COLS × WG_ROWS threads covers (8·WG_ROWS) × (8·WG_COLS)
-// outputs and stages TILE_K-deep slices of both operands in workgroup memory:
-// 32·TILE_K·(WG_ROWS + WG_COLS) bytes. The values are `override` constants of the shaders, so
-// each distinct choice is one pipeline.
+// Tile shapes for the register-tiled matmuls. Every thread owns a threadTile × threadTile block of
+// the output, so a workgroup of WG_COLS × WG_ROWS threads covers (threadTile·WG_ROWS) ×
+// (threadTile·WG_COLS) outputs and stages TILE_K-deep slices of both operands in workgroup memory.
+// The values are `override` constants of the shaders, so each distinct choice is one pipeline.
+//
+// Two kernel families use these helpers: the dense f32 matmuls (matmul.ts) own 8×8 outputs a
+// thread; the fused NF4 matmuls (matmul_nf4.ts) own 4×4, which is what the defaults describe.
 
 import type { Overrides } from '../engine/kernel.ts';
 
 export interface MatmulTiles extends Overrides {
-  /** Threads along the output rows (each covers 8 rows). */
+  /** Threads along the output rows (each covers threadTile rows). */
   WG_ROWS: number;
-  /** Threads along the output columns (each covers 8 columns). */
+  /** Threads along the output columns (each covers threadTile columns). */
   WG_COLS: number;
   /** Depth of the staged slices; a multiple of 4 (the vec4 kernels load 4 along the reduction). */
   TILE_K: number;
 }
 
-/** Outputs one thread computes along each side. */
-export const THREAD_TILE = 8;
+/** Outputs a thread owns along each side: 4 (one vec4 × vec4 register block) or 8 (four of them). */
+export type ThreadTile = 4 | 8;
+
+/** For 4×4 blocks a thread: 64×64 outputs per workgroup of 256 threads. */
+export const DEFAULT_TILES: MatmulTiles = { WG_ROWS: 16, WG_COLS: 16, TILE_K: 16 };
 
 /**
- * 64×64 outputs per workgroup of 64 threads. On SwiftShader an 8×8 block a thread runs about 1.7×
- * faster than 4×4 (half the workgroup-memory reads per FMA); 64 threads keep small matrices in
- * many workgroups on a real GPU.
+ * For the dense kernels' 8×8 blocks a thread: 64×64 outputs per workgroup of 64 threads. On
+ * SwiftShader 8×8 a thread runs about 1.7× faster than 4×4 (half the workgroup-memory reads per
+ * FMA); 64 threads keep small matrices spread over many workgroups on a real GPU.
  */
-export const DEFAULT_TILES: MatmulTiles = { WG_ROWS: 8, WG_COLS: 8, TILE_K: 16 };
+export const DENSE_TILES: MatmulTiles = { WG_ROWS: 8, WG_COLS: 8, TILE_K: 16 };
 
 const MAX_THREADS = 256; // the WebGPU default maxComputeInvocationsPerWorkgroup
 const MAX_SIDE = 64;
 
 /**
  * Tiles for an output of rows × cols. A thin side (LoRA rank 8–16, one token) gets only as many
- * threads as it needs and the other side takes the rest, so a 1024×16 output does not leave most
- * of each workgroup idle.
+ * threads as it needs and the other side takes the rest of base's thread count, so a 1024×16
+ * output does not leave most of each workgroup idle.
  */
-export function pickTiles(rows: number, cols: number, base: MatmulTiles = DEFAULT_TILES): MatmulTiles {
-  const need = (n: number) => pow2Ceil(Math.max(1, Math.ceil(n / THREAD_TILE)));
+export function pickTiles(rows: number, cols: number, base: MatmulTiles = DEFAULT_TILES, threadTile: ThreadTile = 4): MatmulTiles {
+  const need = (n: number) => pow2Ceil(Math.max(1, Math.ceil(n / threadTile)));
   let wgRows = Math.min(base.WG_ROWS, need(rows));
   let wgCols = Math.min(base.WG_COLS, need(cols));
   const threads = base.WG_ROWS * base.WG_COLS;
@@ -45,8 +50,18 @@ export function pickTiles(rows: number, cols: number, base: MatmulTiles = DEFAUL
 }
 
 /** Workgroups covering a rows × cols output: [along cols, along rows]. */
-export function tileGrid(rows: number, cols: number, tiles: MatmulTiles): [number, number] {
-  return [Math.ceil(cols / (THREAD_TILE * tiles.WG_COLS)), Math.ceil(rows / (THREAD_TILE * tiles.WG_ROWS))];
+export function tileGrid(rows: number, cols: number, tiles: MatmulTiles, threadTile: ThreadTile = 4): [number, number] {
+  return [Math.ceil(cols / (threadTile * tiles.WG_COLS)), Math.ceil(rows / (threadTile * tiles.WG_ROWS))];
+}
+
+/** The dense kernels' tiles (8×8 outputs a thread) for a rows × cols output. */
+export function pickDenseTiles(rows: number, cols: number): MatmulTiles {
+  return pickTiles(rows, cols, DENSE_TILES, 8);
+}
+
+/** Workgroups for the dense kernels (8×8 outputs a thread). */
+export function denseGrid(rows: number, cols: number, tiles: MatmulTiles): [number, number] {
+  return tileGrid(rows, cols, tiles, 8);
 }
 
 function pow2Ceil(n: number): number {

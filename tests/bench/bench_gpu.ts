@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import { acquireNodeDevice } from '../../src/engine/node_gpu.ts';
 import { Runtime } from '../../src/engine/runtime.ts';
 import type { Recorder } from '../../src/engine/recorder.ts';
@@ -17,6 +18,10 @@ export function benchRuntime(): Promise<Runtime> {
     const name = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unnamed adapter';
     console.log(`adapter: ${name}${a.isFallbackAdapter ? ' (fallback)' : ''}`);
     console.log(`features: ${[...gpu.features].join(', ') || 'none of shader-f16, subgroups, timestamp-query'}`);
+    const [load] = loadavg();
+    if (load > availableParallelism()) {
+      console.log(`note: load average ${load.toFixed(1)} on ${availableParallelism()} cores: wall-clock figures are contended`);
+    }
     return new Runtime(gpu);
   })();
   return shared;
@@ -29,6 +34,11 @@ export interface Timing {
   wallMs: number;
   /** GPU milliseconds per repetition from timestamps, when the adapter offers them. */
   gpuMs?: number;
+  /**
+   * CPU milliseconds this process spent per repetition. On SwiftShader the GPU is this process's
+   * threads, so cpuMs / cores is what wallMs would be on an idle machine: steadier on a shared one.
+   */
+  cpuMs: number;
 }
 
 export interface TimeOptions {
@@ -56,13 +66,16 @@ export async function timeDispatches(rt: Runtime, label: string, record: (rec: R
   for (let i = 0; i < reps; i++) record(rec);
   stamps?.mark(rec, 1);
   stamps?.resolve(rec);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   rec.submit();
   await rt.device.queue.onSubmittedWorkDone();
   const wallMs = (performance.now() - start) / reps;
+  const used = process.cpuUsage(cpu);
+  const cpuMs = (used.user + used.system) / 1000 / reps;
   const gpuNs = await stamps?.read();
   stamps?.destroy();
-  return { reps, wallMs, gpuMs: gpuNs === undefined ? undefined : gpuNs / 1e6 / reps };
+  return { reps, wallMs, cpuMs, gpuMs: gpuNs === undefined ? undefined : gpuNs / 1e6 / reps };
 }
 
 /**

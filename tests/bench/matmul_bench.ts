@@ -1,8 +1,9 @@
+import { availableParallelism } from 'node:os';
 import type { Recorder } from '../../src/engine/recorder.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
 import { createTensor, uploadTensor, type GpuTensor } from '../../src/engine/tensor.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../src/kernels/matmul.ts';
-import { pickTiles, THREAD_TILE } from '../../src/kernels/matmul_tiles.ts';
+import { pickDenseTiles } from '../../src/kernels/matmul_tiles.ts';
 import { rng } from '../helpers/rng.ts';
 import { benchRuntime, fmt, printTable, timeDispatches } from './bench_gpu.ts';
 import { peakProbe } from './peak_probe.ts';
@@ -51,8 +52,8 @@ function operands(rt: Runtime, s: Shape) {
 }
 
 const path = (rows: number, cols: number, vec4: boolean): string => {
-  const t = pickTiles(rows, cols);
-  return `${vec4 ? 'vec4' : 'strided'} ${THREAD_TILE * t.WG_ROWS}×${THREAD_TILE * t.WG_COLS}`;
+  const t = pickDenseTiles(rows, cols);
+  return `${vec4 ? 'vec4' : 'strided'} ${8 * t.WG_ROWS}×${8 * t.WG_COLS}`;
 };
 
 const DENSE_FORMS: BenchForm[] = [
@@ -101,6 +102,7 @@ const NF4_FORMS: BenchForm[] = [];
 export async function run(): Promise<void> {
   const rt = await benchRuntime();
   const software = /swiftshader/i.test(JSON.stringify(rt.gpu.adapter)) || rt.gpu.adapter.isFallbackAdapter;
+  const cores = availableParallelism();
   console.log('\n== peak probe ==');
   const peak = await peakProbe(rt, software);
 
@@ -113,9 +115,15 @@ export async function run(): Promise<void> {
       const t = await timeDispatches(rt, `${form.name} ${s.name}`, record, { targetMs: software ? 1000 : 200 });
       const ms = t.gpuMs ?? t.wallMs;
       const gflops = (2 * s.M * s.N * s.K) / ms / 1e6;
-      rows.push([form.name, `${s.M}×${s.N}×${s.K} ${s.name}`, path, t.reps, fmt(t.wallMs), fmt(t.gpuMs), fmt(gflops), `${fmt((100 * gflops) / peak.gflops)}%`]);
+      const cells = [form.name, `${s.M}×${s.N}×${s.K} ${s.name}`, path, t.reps, fmt(t.wallMs), fmt(t.gpuMs), fmt(t.cpuMs)];
+      const idle = software ? [fmt((2 * s.M * s.N * s.K) / (t.cpuMs / cores) / 1e6)] : [];
+      rows.push([...cells, fmt(gflops), ...idle, `${fmt((100 * gflops) / peak.gflops)}%`]);
       rt.arena.releaseAll();
     }
   }
-  printTable(['form', 'M×N×K', 'path, tile', 'reps', 'wall ms', 'gpu ms', 'GFLOP/s', 'of peak'], rows);
+  const idleHeader = software ? ['GFLOP/s*'] : [];
+  printTable(['form', 'M×N×K', 'path, tile', 'reps', 'wall ms', 'gpu ms', 'cpu ms', 'GFLOP/s', ...idleHeader, 'of peak'], rows);
+  if (software) {
+    console.log(`* from cpu ms ÷ ${cores} cores: what an idle machine would give (SwiftShader is this process's threads)`);
+  }
 }

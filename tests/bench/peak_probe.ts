@@ -91,10 +91,10 @@ export async function peakProbe(rt: Runtime, software: boolean): Promise<Peak> {
   const ms = (t: { wallMs: number; gpuMs?: number }) => t.gpuMs ?? t.wallMs;
   const peak = { gflops: flops / ms(fmaTime) / 1e6, gbps: (2 * bytes) / ms(copyTime) / 1e6 };
   printTable(
-    ['probe', 'work per dispatch', 'reps', 'wall ms', 'gpu ms', 'rate'],
+    ['probe', 'work per dispatch', 'reps', 'wall ms', 'gpu ms', 'cpu ms', 'rate'],
     [
-      ['f32 FMA peak', `${fmt(flops / 1e9)} GFLOP`, fmaTime.reps, fmt(fmaTime.wallMs), fmt(fmaTime.gpuMs), `${fmt(peak.gflops)} GFLOP/s`],
-      ['copy bandwidth', `${fmt((2 * bytes) / 2 ** 20)} MiB moved`, copyTime.reps, fmt(copyTime.wallMs), fmt(copyTime.gpuMs), `${fmt(peak.gbps)} GB/s`],
+      ['f32 FMA peak', `${fmt(flops / 1e9)} GFLOP`, fmaTime.reps, fmt(fmaTime.wallMs), fmt(fmaTime.gpuMs), fmt(fmaTime.cpuMs), `${fmt(peak.gflops)} GFLOP/s`],
+      ['copy bandwidth', `${fmt((2 * bytes) / 2 ** 20)} MiB moved`, copyTime.reps, fmt(copyTime.wallMs), fmt(copyTime.gpuMs), fmt(copyTime.cpuMs), `${fmt(peak.gbps)} GB/s`],
     ],
   );
   return peak;

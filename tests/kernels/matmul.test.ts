@@ -8,7 +8,7 @@ import type { Runtime } from '../../src/engine/runtime.ts';
 import { createTensor, uploadTensor, type GpuTensor } from '../../src/engine/tensor.ts';
 import { readF32 } from '../../src/engine/readback.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../src/kernels/matmul.ts';
-import { pickTiles, type MatmulTiles } from '../../src/kernels/matmul_tiles.ts';
+import { pickDenseTiles, pickTiles, type MatmulTiles } from '../../src/kernels/matmul_tiles.ts';
 
 type Form = 'forward' | 'backward_input' | 'backward_weight';
 const FORMS: Form[] = ['forward', 'backward_input', 'backward_weight'];
@@ -80,10 +80,13 @@ describe('matmul references', () => {
   });
 
   it('gives thin outputs their threads elsewhere', () => {
-    expect(pickTiles(1024, 1024)).toEqual({ WG_ROWS: 8, WG_COLS: 8, TILE_K: 16 });
-    expect(pickTiles(1024, 16)).toEqual({ WG_ROWS: 32, WG_COLS: 2, TILE_K: 16 });
-    expect(pickTiles(1, 576)).toEqual({ WG_ROWS: 1, WG_COLS: 64, TILE_K: 16 });
-    expect(pickTiles(7, 97)).toEqual({ WG_ROWS: 1, WG_COLS: 16, TILE_K: 16 });
+    expect(pickDenseTiles(1024, 1024)).toEqual({ WG_ROWS: 8, WG_COLS: 8, TILE_K: 16 });
+    expect(pickDenseTiles(1024, 16)).toEqual({ WG_ROWS: 32, WG_COLS: 2, TILE_K: 16 });
+    expect(pickDenseTiles(1, 576)).toEqual({ WG_ROWS: 1, WG_COLS: 64, TILE_K: 16 });
+    expect(pickDenseTiles(7, 97)).toEqual({ WG_ROWS: 1, WG_COLS: 16, TILE_K: 16 });
+    // 4×4 outputs a thread (the NF4 kernels): the same rule over 16×16 threads.
+    expect(pickTiles(1024, 1024)).toEqual({ WG_ROWS: 16, WG_COLS: 16, TILE_K: 16 });
+    expect(pickTiles(1024, 16)).toEqual({ WG_ROWS: 64, WG_COLS: 4, TILE_K: 16 });
   });
 });
 
