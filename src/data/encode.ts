@@ -35,7 +35,7 @@ export interface TokenizedExample {
    * count(labels != -100) is exactly the number of loss targets.
    */
   labels: Int32Array;
-  /** Tokens before truncation; > inputIds.length when truncated. */
+  /** Tokens before truncation; > inputIds.length when truncated (a lower bound for texts over maxLength·32 characters). */
   originalLength: number;
   /** count(labels != -100). */
   trainedTokens: number;
@@ -86,7 +86,7 @@ export class ExampleEncoder {
     const plain = (ids: number[]) => ({ ids, labels: ids, mismatch: false, turnsWithoutEnd: 0 });
     switch (ex.format) {
       case 'text':
-        return plain(this.withEos(this.tokenizer.encode(ex.text, true)));
+        return plain(this.withEos(this.encodeHead(ex.text, true).ids));
       case 'alpaca':
         return this.promptCompletion(alpacaPrompt(ex.instruction, ex.input), ex.output, all);
       case 'prompt-completion':
@@ -94,16 +94,16 @@ export class ExampleEncoder {
       case 'tokenized':
         return { ids: ex.inputIds, labels: all || ex.labels === null ? ex.inputIds : ex.labels, mismatch: false, turnsWithoutEnd: 0 };
       case 'messages':
-        if (all) return plain(this.tokenizer.encode(this.chat.render(ex.messages)));
+        if (all) return plain(this.encodeHead(this.chat.render(ex.messages), false).ids);
         return this.chatExample(ex.messages);
     }
   }
 
   private promptCompletion(prompt: string, completion: string, all: boolean) {
-    const ids = this.withEos(this.tokenizer.encode(prompt + completion, true));
+    const ids = this.withEos(this.encodeHead(prompt + completion, true).ids);
     if (all) return { ids, labels: ids, mismatch: false, turnsWithoutEnd: 0 };
     const offset = this.tokenizer.prefixIds.length;
-    const promptIds = this.tokenizer.encode(prompt);
+    const promptIds = this.encodeHead(prompt, false).ids;
     const matched = matchedPrefix(ids, offset, promptIds);
     const labels = ids.slice();
     labels.fill(ignore, 0, offset + matched);
@@ -111,8 +111,10 @@ export class ExampleEncoder {
   }
 
   private chatExample(messages: ChatMessage[]) {
-    const { text, spans } = this.chat.assistantSpans(messages);
-    const ids = this.tokenizer.encode(text);
+    const rendered = this.chat.assistantSpans(messages);
+    const { ids, text } = this.encodeHead(rendered.text, false);
+    // Answers past a cut are truncated away anyway; one that straddles it is cut with the text.
+    const spans = rendered.spans.filter((s) => s.start < text.length).map((s) => ({ ...s, end: Math.min(s.end, text.length) }));
     const labels = new Array<number>(ids.length).fill(ignore);
     let mismatch = false;
     let turnsWithoutEnd = 0;
@@ -129,9 +131,32 @@ export class ExampleEncoder {
     return { ids, labels, mismatch, turnsWithoutEnd };
   }
 
+  /**
+   * Tokens of `text`, or of only its first maxLength·32 characters when it is longer: it is cut
+   * to maxLength tokens anyway, and tokenizing a megabyte line for a thousand tokens would stall
+   * the tab for seconds. 32 characters a token is far more than any tokenizer averages on real
+   * text, so the cut lies well past token maxLength and the tokens kept are those of the whole
+   * text; a text so sparse that the cut does not reach maxLength + 64 tokens is tokenized whole.
+   * Returns the text actually tokenized.
+   */
+  private encodeHead(text: string, addSpecialTokens: boolean): { ids: number[]; text: string } {
+    const budget = this.options.maxLength * 32;
+    if (text.length > budget) {
+      // Do not split a surrogate pair.
+      const head = text.slice(0, isHighSurrogate(text.charCodeAt(budget - 1)) ? budget - 1 : budget);
+      const ids = this.tokenizer.encode(head, addSpecialTokens);
+      if (ids.length > this.options.maxLength + 64) return { ids, text: head };
+    }
+    return { ids: this.tokenizer.encode(text, addSpecialTokens), text };
+  }
+
   private withEos(ids: number[]): number[] {
     const eos = this.tokenizer.eosId;
     if (eos !== null && ids[ids.length - 1] !== eos) ids.push(eos);
     return ids;
   }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

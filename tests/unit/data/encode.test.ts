@@ -149,4 +149,17 @@ describe('loss on all tokens, and truncation', slow, () => {
     expect(ex.boundaryMismatch).toBe(true);
     expect(marks(enc.tokenizer, ex)).toEqual(['a', 'Ġ==*', 'Ġb*', '<|im_end|>*']);
   });
+
+  it('tokenizes only the head of a huge text, keeping exactly the tokens of the whole', () => {
+    const enc = encoder('qwen3', { maxLength: 64 });
+    const words = Array.from({ length: 20_000 }, (_, i) => `w${i % 97}`).join(' ');
+    for (const text of [words, ' '.repeat(5000) + words]) {
+      const ex = enc.encode({ format: 'text', text }, 1);
+      expect(Array.from(ex.inputIds)).toEqual(enc.tokenizer.encode(text, true).slice(0, 64));
+      expect(ex.originalLength).toBeGreaterThan(64);
+    }
+    const chatEx = enc.encode({ format: 'messages', messages: [{ role: 'user', content: 'Q' }, { role: 'assistant', content: words }] }, 1);
+    expect(chatEx.inputIds).toHaveLength(64);
+    expect(chatEx.trainedTokens).toBe(64 - 9); // everything after "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
+  });
 });
