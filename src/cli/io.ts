@@ -1,7 +1,12 @@
-// What a CLI verb may touch besides the file system: its output streams. Tests pass buffers.
+import type { Runtime } from '../engine/runtime.ts';
+
+// What a CLI verb may touch besides the file system: its output streams and, for verbs that use
+// the GPU, a runtime to use instead of acquiring one. Tests pass buffers and their own device
+// (a second Dawn device in one process slows everything down, and is not what a user runs).
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  runtime?: Runtime;
 }
 
 export const processIo: CliIo = {
@@ -10,8 +15,9 @@ export const processIo: CliIo = {
 };
 
 /** Collects output in memory, for tests. */
-export function memoryIo(): CliIo & { stdout: string; stderr: string } {
+export function memoryIo(runtime?: Runtime): CliIo & { stdout: string; stderr: string } {
   const io = {
+    runtime,
     stdout: '',
     stderr: '',
     out(text: string) {

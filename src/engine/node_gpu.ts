@@ -54,9 +54,15 @@ export async function acquireNodeDevice(options: NodeGpuOptions = {}): Promise<G
   throw new WebGPUUnavailableError(`no WebGPU adapter in Node: ${INSTALL_HINT}`);
 }
 
+// Dawn zero-fills workgroup memory at the start of every shader (the spec demands it); on
+// SwiftShader that turns a kernel with a 16 KB tile into a 15-second compile. Our kernels write
+// every workgroup cell before reading it, so Node skips the fill. Browsers still do it, and the
+// e2e tests run there, so a kernel that read uninitialized memory would differ and be caught.
+const DAWN_FLAGS = ['enable-dawn-features=disable_workgroup_init'];
+
 async function tryAcquire(create: (flags: string[]) => GPU): Promise<GpuContext | undefined> {
   try {
-    return await acquireDevice(create([]));
+    return await acquireDevice(create(DAWN_FLAGS));
   } catch (e) {
     if (e instanceof WebGPUUnavailableError) return undefined;
     throw e;
