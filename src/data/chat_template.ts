@@ -81,7 +81,9 @@ export class ChatRenderer {
    * 3. end = just after the first end-of-turn string (a special token such as `<|im_end|>`,
    *    `</s>`, `<|eot_id|>`, `<end_of_turn>`) at or after the content end — tool calls written
    *    between them are trained too — and before the next answer starts. Text after it (ChatML's
-   *    "\n") is not trained. With no such string the span ends with the content.
+   *    "\n") is not trained. With no such string the span ends with the content. (A template
+   *    with no end-of-turn token at all would have the next turn's opening special token trained
+   *    as the end; every chat template we know closes its turns.)
    *
    * Renders per conversation: 2 + (number of answers); 1 + 2·answers on the fallback.
    */

@@ -112,9 +112,9 @@ export class StatsCollector {
     const examples = `${n} example${n === 1 ? '' : 's'}`;
     switch (code) {
       case 'truncated':
-        return `${examples} longer than max_length ${this.maxLength} were truncated to their first ${this.maxLength} tokens${where}`;
+        return `${examples} longer than max_length ${this.maxLength} ${n === 1 ? 'was' : 'were'} truncated to the first ${this.maxLength} tokens${where}`;
       case 'fully_masked':
-        return `${examples} had no trained token left after masking and truncation and were dropped${where}`;
+        return `${examples} had no trained token left after masking and truncation and ${n === 1 ? 'was' : 'were'} dropped${where}`;
       case 'bad_lines':
         return `${n} bad line${n === 1 ? ' was' : 's were'} skipped${where}`;
       case 'boundary_mismatch':

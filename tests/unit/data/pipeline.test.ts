@@ -81,7 +81,7 @@ describe('loadDataset', slow, () => {
       ['fully_masked', 1, [2]],
       ['truncated', 1, [3]],
     ]);
-    expect(d.warnings[1].message).toBe('1 example longer than max_length 16 were truncated to their first 16 tokens (line 3)');
+    expect(d.warnings[1].message).toBe('1 example longer than max_length 16 was truncated to the first 16 tokens (line 3)');
   });
 
   it('fails when nothing is left to train on', async () => {
