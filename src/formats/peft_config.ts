@@ -171,6 +171,9 @@ function resolveTargets(spec: unknown, model: ModelConfig, fail: (key: string, r
   let matched: typeof paths;
   let order: LinearModule[] | null = null;
   if (typeof spec === 'string') {
+    if (spec.length > 4096 || nestedRepetition(spec)) {
+      fail(key, 'is a regular expression with repetition inside repetition (or is very long), which can take forever to match; save the adapter with a list of module names');
+    }
     let re: RegExp;
     try {
       re = new RegExp(`^(?:${spec})$`);
@@ -206,6 +209,40 @@ function resolveTargets(spec: unknown, model: ModelConfig, fail: (key: string, r
     }
   }
   return order ?? LINEAR_MODULES.filter((m) => modules.has(m));
+}
+
+/**
+ * True when a group that contains a quantifier is itself quantified, as in (a+)+ or (.*x)*: the
+ * shape behind catastrophic backtracking. The pattern comes from a file the user handed us, and
+ * a regex match cannot be interrupted, so such patterns are refused rather than tried.
+ */
+export function nestedRepetition(pattern: string): boolean {
+  const stack: boolean[] = [];
+  let quantified = false;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    const isQuantifier = c === '*' || c === '+' || (c === '{' && /^\{\d*,?\d*\}/.test(pattern.slice(i)));
+    if (c === '\\') {
+      i++;
+    } else if (inClass) {
+      inClass = c !== ']';
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '(') {
+      stack.push(quantified);
+      quantified = false;
+    } else if (c === ')') {
+      const inner: boolean = quantified;
+      quantified = stack.pop() ?? false;
+      const next = pattern[i + 1];
+      if (inner && (next === '*' || next === '+' || (next === '{' && /^\{\d*,\d*\}/.test(pattern.slice(i + 1))))) return true;
+      quantified ||= inner;
+    } else if (isQuantifier) {
+      quantified = true;
+    }
+  }
+  return false;
 }
 
 /** One nn.Linear of one decoder layer that LoRA can attach to, with W's [out, in]. */

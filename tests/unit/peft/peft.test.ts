@@ -136,6 +136,7 @@ describe('PEFT adapter in', () => {
       [{ target_modules: ['q_proj'] }, /"base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_A\.weight" is not a LoRA weight of the modules adapter_config\.json targets \(q_proj\)/],
       [{ target_modules: 'model\\.layers\\.0\\..*' }, /"target_modules" selects q_proj in 1 of 2 layers/],
       [{ target_modules: '(' }, /"target_modules" is a regular expression JavaScript cannot read/],
+      [{ target_modules: '(.*a)*b' }, /"target_modules" is a regular expression with repetition inside repetition/],
       [{ peft_type: 'IA3' }, /"peft_type" is "IA3"; webtune reads LoRA adapters/],
       [{ task_type: 'SEQ_CLS' }, /"task_type" is "SEQ_CLS"/],
       [{ use_dora: true }, /"use_dora" is true: it is DoRA/],
