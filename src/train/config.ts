@@ -1,7 +1,6 @@
 import { datasetFormats, type DatasetFormat } from '../data/formats.ts';
 import type { LossOn } from '../data/encode.ts';
 import { InputError } from '../errors.ts';
-import type { AdapterSettings } from '../formats/peft_config.ts';
 import { LINEAR_MODULES, type LinearModule } from '../formats/tensor_names.ts';
 import { canonicalModules, isLinearModule } from '../model/lora_targets.ts';
 import { SCHEDULE_KINDS, type ScheduleKind } from './schedule.ts';
@@ -265,57 +264,4 @@ export class TrainConfigError extends InputError {
   constructor(readonly problems: readonly ConfigProblem[]) {
     super('bad_train_config', problems.map((p) => describeProblem(p)).join('; '));
   }
-}
-
-/** What adapter_config.json records for a run with this config. */
-export function adapterSettingsFor(config: TrainConfig, baseModelNameOrPath: string | null): AdapterSettings {
-  return {
-    r: config.loraR,
-    loraAlpha: config.loraAlpha,
-    loraDropout: config.loraDropout,
-    targetModules: [...config.targetModules],
-    useRslora: config.rslora,
-    baseModelNameOrPath,
-  };
-}
-
-/** The config with an existing adapter's r, alpha, rsLoRA and target modules (they win). */
-export function withAdapterSettings(config: TrainConfig, adapter: Pick<AdapterSettings, 'r' | 'loraAlpha' | 'targetModules' | 'useRslora'>): TrainConfig {
-  return { ...config, loraR: adapter.r, loraAlpha: adapter.loraAlpha, rslora: adapter.useRslora, targetModules: canonicalModules(adapter.targetModules) };
-}
-
-const CARD_FIELDS: readonly TrainField[] = [
-  'epochs',
-  'maxSteps',
-  'batchSize',
-  'gradAccum',
-  'lr',
-  'schedule',
-  'warmupSteps',
-  'warmupRatio',
-  'weightDecay',
-  'maxGradNorm',
-  'loraR',
-  'loraAlpha',
-  'loraDropout',
-  'targetModules',
-  'rslora',
-  'maxLength',
-  'packing',
-  'lossOn',
-  'format',
-  'seed',
-  'quant',
-  'doubleQuant',
-  'gradCheckpointing',
-];
-
-/** The settings worth showing in an adapter's model card, label → value, unset ones left out. */
-export function modelCardSettings(config: TrainConfig): Record<string, string | number | boolean | readonly string[]> {
-  const out: Record<string, string | number | boolean | readonly string[]> = {};
-  for (const field of CARD_FIELDS) {
-    const value = config[field];
-    if (value !== null) out[TRAIN_FIELDS[field].label] = value;
-  }
-  return out;
 }

@@ -20,6 +20,8 @@ import { fromFloat32, type Dtype } from '../../../src/formats/dtype.ts';
 import { initLoraPairs } from '../../../src/model/lora_init.ts';
 import { loraTargets } from '../../../src/model/lora_targets.ts';
 import { loraInitStream } from '../../../src/train/rng.ts';
+import { DEFAULT_TRAIN_CONFIG } from '../../../src/train/config.ts';
+import { adapterSettingsFor, withAdapterSettings } from '../../../src/train/config_adapter.ts';
 import { tinyModel, TINY_PRESETS } from '../../fixtures/tiny_model.ts';
 import { Rng } from '../../helpers/rng.ts';
 
@@ -84,6 +86,14 @@ describe('PEFT adapter in', () => {
     const zip = adapterZip(adapter);
     const fromZip = await readAdapter(adapterFolderFromZip(zip, 'adapter.zip'), llama);
     expect(same(adapterZip(fromZip), zip)).toBe(true);
+  });
+
+  it('gives --init-adapter back the settings of the run that wrote it', async () => {
+    const run = { ...DEFAULT_TRAIN_CONFIG, loraR: 8, loraAlpha: 16, rslora: true, targetModules: ['q_proj', 'v_proj', 'up_proj'] as AdapterSettings['targetModules'] };
+    const settings = adapterSettingsFor(run, 'tiny/llama');
+    const weights = initLoraPairs(loraTargets(llama, settings.targetModules, settings.r), (t) => loraInitStream(run.seed, t));
+    const back = await readAdapter(folderOf(adapterFiles({ settings, weights, modelCard: null })), llama);
+    expect(withAdapterSettings(DEFAULT_TRAIN_CONFIG, back.settings)).toEqual({ ...run, loraDropout: DEFAULT_TRAIN_CONFIG.loraDropout });
   });
 
   it('reads what PEFT writes: CRLF, any target order, unknown keys, no card, BF16', async () => {

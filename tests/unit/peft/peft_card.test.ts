@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { adapterModelCard, type ModelCardInfo } from '../../../src/formats/peft_card.ts';
-import { adapterSettingsFor, DEFAULT_TRAIN_CONFIG, modelCardSettings } from '../../../src/train/config.ts';
+import { DEFAULT_TRAIN_CONFIG } from '../../../src/train/config.ts';
+import { adapterSettingsFor, modelCardSettings } from '../../../src/train/config_adapter.ts';
 
 const config = { ...DEFAULT_TRAIN_CONFIG, model: 'models/SmolLM2-135M', data: 'alpaca_small.jsonl', out: 'out', warmupRatio: 0.03 };
 const info: ModelCardInfo = {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/errors.ts';
 import { parseTrainArgs, trainConfigFromArgs, trainUsage } from '../../../src/train/config_args.ts';
-import { DEFAULT_TRAIN_CONFIG, describeProblem, TRAIN_FIELDS, TrainConfigError, validateTrainConfig, withAdapterSettings, type TrainField } from '../../../src/train/config.ts';
+import { DEFAULT_TRAIN_CONFIG, describeProblem, TRAIN_FIELDS, TrainConfigError, validateTrainConfig, type TrainField } from '../../../src/train/config.ts';
+import { withAdapterSettings } from '../../../src/train/config_adapter.ts';
 import { applyPreset, matchingPreset, PRESET_FIELDS, TRAIN_PRESETS } from '../../../src/train/config_presets.ts';
 
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
