@@ -12,7 +12,8 @@ import { loadTokenizer, type TokenizerName } from '../unit/data/tokenizers.ts';
 // `npm run bench data`: throughput of the whole dataset path on a generated 10,000-example file
 // per format — read from disk in 64 KiB chunks, parse, check, render chat templates, tokenize,
 // mask — then one epoch of batches (length-grouped, batch 8) and of packed batches. Prints
-// examples/s and tokens/s; the reader's high-water mark shows memory does not follow file size.
+// examples/s and tokens/s (wall clock; "cpu s" is this process's CPU time, telling a busy machine
+// apart from slow code); the reader's high-water mark shows memory does not follow file size.
 
 const examples = 10_000;
 const formats: DatasetFormat[] = ['text', 'alpaca', 'prompt-completion', 'messages', 'tokenized'];
@@ -29,7 +30,7 @@ function tokenizedJsonl(count: number, vocab: number): string {
 
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'webtune-data-bench-'));
-  const rows: string[][] = [['tokenizer', 'format', 'MB', 'load s', 'examples/s', 'tokens/s', 'trained %', 'reader peak KiB', 'epoch batches/s', 'packed batches/s']];
+  const rows: string[][] = [['tokenizer', 'format', 'MB', 'load s', 'cpu s', 'examples/s', 'tokens/s', 'trained %', 'reader peak KiB', 'epoch batches/s', 'packed batches/s']];
   try {
     for (const name of ['qwen3', 'llama2'] as TokenizerName[]) {
       const built = performance.now();
@@ -40,11 +41,13 @@ export async function run(): Promise<void> {
         writeFileSync(path, format === 'tokenized' ? tokenizedJsonl(examples, tokenizer.vocabSize) : generateJsonl(format, examples, 7));
         const source = await openNodeStreamSource(path);
         const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
         const data = await loadDataset(source, tokenizer, { maxLength: 1024 });
         const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
         const s = data.stats;
         rows.push([
-          name, format, (source.size / 1e6).toFixed(1), seconds.toFixed(2),
+          name, format, (source.size / 1e6).toFixed(1), seconds.toFixed(2), ((cpu.user + cpu.system) / 1e6).toFixed(2),
           (s.examples / seconds).toFixed(0), (s.tokens / seconds).toFixed(0),
           ((100 * s.trainedTokens) / s.tokens).toFixed(1), (data.reader.maxHeldBytes / 1024).toFixed(0),
           batchRate(new Batcher(data.examples, tokenizer.padId, { batchSize: 8 })),
