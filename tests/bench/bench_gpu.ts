@@ -126,6 +126,23 @@ class Stamps {
   }
 }
 
+/** SwiftShader (or another CPU adapter): the GPU is this process's threads. */
+export function isSoftware(rt: Runtime): boolean {
+  return rt.gpu.adapter.isFallbackAdapter || /swiftshader/i.test(JSON.stringify(rt.gpu.adapter));
+}
+
+/** Milliseconds a repetition takes on the device: GPU timestamps, else wall clock. */
+export function deviceMs(t: Timing): number {
+  return t.gpuMs ?? t.wallMs;
+}
+
+/** On a software adapter: what a repetition would take on an idle machine (cpu ms ÷ cores). */
+export function idleMs(t: Timing): number {
+  return t.cpuMs / availableParallelism();
+}
+
+export const IDLE_NOTE = `* from cpu ms ÷ ${availableParallelism()} cores: what an idle machine would give (a software adapter runs on this process's threads)`;
+
 /** Prints rows as an aligned table (numbers right-aligned). */
 export function printTable(headers: string[], rows: (string | number)[][]): void {
   const cells = [headers, ...rows.map((r) => r.map(String))];

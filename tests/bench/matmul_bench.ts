@@ -1,16 +1,21 @@
-import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Recorder } from '../../src/engine/recorder.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
 import { createTensor, uploadTensor, type GpuTensor } from '../../src/engine/tensor.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../src/kernels/matmul.ts';
-import { pickDenseTiles } from '../../src/kernels/matmul_tiles.ts';
+import { pickDenseTiles, pickTiles } from '../../src/kernels/matmul_tiles.ts';
+import { uploadNf4 } from '../../src/kernels/nf4_alloc.ts';
+import type { Nf4Tensor } from '../../src/kernels/nf4_tensor.ts';
+import { quantizeNf4 } from '../../src/formats/nf4.ts';
 import { rng } from '../helpers/rng.ts';
-import { benchRuntime, fmt, printTable, timeDispatches } from './bench_gpu.ts';
+import { benchRuntime, deviceMs, fmt, IDLE_NOTE, idleMs, isSoftware, printTable, timeDispatches } from './bench_gpu.ts';
 import { peakProbe } from './peak_probe.ts';
 
 // `npm run bench matmul`: achieved GFLOP/s (2·M·N·K per matmul) of each Linear form at a few
 // shapes, beside what the adapter can attain at all (peak_probe.ts). Timed over many dispatches
-// in one submit after a warm-up; GPU timestamps when the adapter has them, else wall clock.
+// in one submit after a warm-up; GPU timestamps when the adapter has them, else wall clock. On a
+// software adapter the starred columns rate by cpu time, which a busy machine disturbs far less.
 
 interface Shape {
   name: string;
@@ -38,15 +43,17 @@ export interface BenchForm {
 /** Dense f32 inputs the forms share: X (M, K), W (N, K), dY (M, N) and the outputs. */
 function operands(rt: Runtime, s: Shape) {
   const r = rng(5);
-  const t = (label: string, shape: number[], std: number): GpuTensor => {
+  const t = (label: string, shape: number[], data: Float32Array): GpuTensor => {
     const tensor = createTensor(rt.arena, `bench.${label}`, 'f32', shape, 'scratch');
-    uploadTensor(rt.device, tensor, r.normalArray(shape[0] * shape[1], std));
+    uploadTensor(rt.device, tensor, data);
     return tensor;
   };
+  const wHost = r.normalArray(s.N * s.K, 1 / Math.sqrt(s.K));
   return {
-    x: t('x', [s.M, s.K], 1),
-    w: t('w', [s.N, s.K], 1 / Math.sqrt(s.K)),
-    dy: t('dy', [s.M, s.N], 1),
+    x: t('x', [s.M, s.K], r.normalArray(s.M * s.K)),
+    w: t('w', [s.N, s.K], wHost),
+    wHost,
+    dy: t('dy', [s.M, s.N], r.normalArray(s.M * s.N)),
     out: (label: string, shape: number[]) => createTensor(rt.arena, `bench.${label}`, 'f32', shape, 'scratch'),
   };
 }
@@ -93,37 +100,80 @@ const DENSE_FORMS: BenchForm[] = [
 ];
 
 // ── NF4 hook ────────────────────────────────────────────────────────────────────────────────
-// The fused NF4 matmuls (src/kernels/matmul_nf4*.ts: forward Y = X·dequant(W)ᵀ and backward
-// dX = dY·dequant(W), W frozen) belong in this table beside the dense forms, at the same shapes
-// and with the same 2·M·N·K count. Add them to this list as BenchForm entries: `prepare` quantizes
-// o.w into an Nf4Tensor once and `record` calls the NF4 launcher.
-const NF4_FORMS: BenchForm[] = [];
+// The fused NF4 matmuls of the frozen base (forward Y = X·dequant(W)ᵀ, backward dX = dY·dequant(W))
+// sit in the same table at the same shapes, counted as the same 2·M·N·K. Their launchers live in
+// src/kernels/matmul_nf4.ts, written alongside this file: loaded only when present, through the
+// signatures below, so the benchmark also runs in a tree without them. To bench another NF4 form,
+// add a BenchForm to the list nf4Forms returns.
+interface Nf4Launchers {
+  matmulNf4Forward(rt: Runtime, rec: Recorder, args: { x: GpuTensor; w: Nf4Tensor; y: GpuTensor }): number;
+  matmulNf4BackwardInput(rt: Runtime, rec: Recorder, args: { dy: GpuTensor; w: Nf4Tensor; dx: GpuTensor }): number;
+}
+
+async function nf4Forms(): Promise<BenchForm[]> {
+  const url = new URL('../../src/kernels/matmul_nf4.ts', import.meta.url);
+  if (!existsSync(fileURLToPath(url))) {
+    console.log('(no src/kernels/matmul_nf4.ts in this tree: NF4 forms left out)');
+    return [];
+  }
+  const nf4 = (await import(/* @vite-ignore */ url.href)) as Nf4Launchers;
+  // Double quantization, as QLoRA loads a base; the NF4 kernels own 4×4 outputs a thread.
+  const quantized = (rt: Runtime, s: Shape, wHost: Float32Array) =>
+    uploadNf4(rt, 'bench.w_nf4', quantizeNf4(wHost, [s.N, s.K], { doubleQuant: true }), 'scratch');
+  const fused = (rows: number, cols: number) => {
+    const t = pickTiles(rows, cols);
+    return `fused nf4 ${4 * t.WG_ROWS}×${4 * t.WG_COLS}`;
+  };
+  return [
+    {
+      name: 'NF4 forward Y = X·deq(W)ᵀ',
+      prepare(rt, s) {
+        const o = operands(rt, s);
+        const w = quantized(rt, s, o.wHost);
+        const y = o.out('y', [s.M, s.N]);
+        return { record: (rec) => nf4.matmulNf4Forward(rt, rec, { x: o.x, w, y }), path: fused(s.M, s.N) };
+      },
+    },
+    {
+      name: 'NF4 backward dX = dY·deq(W)',
+      prepare(rt, s) {
+        const o = operands(rt, s);
+        const w = quantized(rt, s, o.wHost);
+        const dx = o.out('dx', [s.M, s.K]);
+        return { record: (rec) => nf4.matmulNf4BackwardInput(rt, rec, { dy: o.dy, w, dx }), path: fused(s.M, s.K) };
+      },
+    },
+  ];
+}
 
 export async function run(): Promise<void> {
   const rt = await benchRuntime();
-  const software = /swiftshader/i.test(JSON.stringify(rt.gpu.adapter)) || rt.gpu.adapter.isFallbackAdapter;
-  const cores = availableParallelism();
+  const software = isSoftware(rt);
   console.log('\n== peak probe ==');
-  const peak = await peakProbe(rt, software);
+  const peak = await peakProbe(rt);
 
-  console.log('\n== dense f32 matmul (GFLOP/s = 2·M·N·K / time) ==');
+  const nf4 = await nf4Forms();
+  console.log(`\n== ${nf4.length > 0 ? 'dense f32 and NF4' : 'dense f32'} matmul (GFLOP/s = 2·M·N·K / time) ==`);
   const rows: (string | number)[][] = [];
   for (const s of SHAPES) {
     // SwiftShader runs the 512³ square at ~0.1 s a dispatch: aim for ~1 s of measured work each.
-    for (const form of [...DENSE_FORMS, ...NF4_FORMS]) {
+    for (const form of [...DENSE_FORMS, ...nf4]) {
       const { record, path } = form.prepare(rt, s);
       const t = await timeDispatches(rt, `${form.name} ${s.name}`, record, { targetMs: software ? 1000 : 200 });
-      const ms = t.gpuMs ?? t.wallMs;
-      const gflops = (2 * s.M * s.N * s.K) / ms / 1e6;
-      const cells = [form.name, `${s.M}×${s.N}×${s.K} ${s.name}`, path, t.reps, fmt(t.wallMs), fmt(t.gpuMs), fmt(t.cpuMs)];
-      const idle = software ? [fmt((2 * s.M * s.N * s.K) / (t.cpuMs / cores) / 1e6)] : [];
-      rows.push([...cells, fmt(gflops), ...idle, `${fmt((100 * gflops) / peak.gflops)}%`]);
+      const flops = 2 * s.M * s.N * s.K;
+      const gflops = flops / deviceMs(t) / 1e6;
+      const cells = [form.name, `${s.M}×${s.N}×${s.K} ${s.name}`, path, t.reps, fmt(t.wallMs), fmt(t.gpuMs), fmt(t.cpuMs), fmt(gflops)];
+      if (software) {
+        // Compare like with like: cpu-time rate against the probe's cpu-time rate.
+        const idle = flops / idleMs(t) / 1e6;
+        rows.push([...cells, fmt(idle), `${fmt((100 * idle) / peak.idleGflops!)}%`]);
+      } else {
+        rows.push([...cells, `${fmt((100 * gflops) / peak.gflops)}%`]);
+      }
       rt.arena.releaseAll();
     }
   }
-  const idleHeader = software ? ['GFLOP/s*'] : [];
-  printTable(['form', 'M×N×K', 'path, tile', 'reps', 'wall ms', 'gpu ms', 'cpu ms', 'GFLOP/s', ...idleHeader, 'of peak'], rows);
-  if (software) {
-    console.log(`* from cpu ms ÷ ${cores} cores: what an idle machine would give (SwiftShader is this process's threads)`);
-  }
+  const idleHeader = software ? ['GFLOP/s*', 'of peak*'] : ['of peak'];
+  printTable(['form', 'M×N×K', 'path, tile', 'reps', 'wall ms', 'gpu ms', 'cpu ms', 'GFLOP/s', ...idleHeader], rows);
+  if (software) console.log(IDLE_NOTE);
 }

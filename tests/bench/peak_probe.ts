@@ -1,7 +1,7 @@
 import type { KernelSpec } from '../../src/engine/kernel.ts';
 import { grid } from '../../src/engine/recorder.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
-import { fmt, printTable, timeDispatches } from './bench_gpu.ts';
+import { deviceMs, fmt, IDLE_NOTE, idleMs, isSoftware, printTable, timeDispatches } from './bench_gpu.ts';
 
 // What this adapter can attain at all, as the yardstick for the kernels: the f32 FMA rate of a
 // kernel that does nothing but independent FMAs in registers, and the bandwidth of a plain copy.
@@ -62,10 +62,14 @@ fn bench_copy(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) 
 export interface Peak {
   gflops: number;
   gbps: number;
+  /** On a software adapter, the same from cpu time (see idleMs). */
+  idleGflops?: number;
+  idleGbps?: number;
 }
 
 /** Runs both probes, prints them, and returns the attained GFLOP/s and GB/s. */
-export async function peakProbe(rt: Runtime, software: boolean): Promise<Peak> {
+export async function peakProbe(rt: Runtime): Promise<Peak> {
+  const software = isSoftware(rt);
   const WG = 256;
   // Enough threads to fill a large GPU (and more than SwiftShader's cores need).
   const workgroups = software ? 64 : 4096;
@@ -88,14 +92,37 @@ export async function peakProbe(rt: Runtime, software: boolean): Promise<Peak> {
   );
   for (const b of [sink, src, dst]) rt.arena.release(b);
 
-  const ms = (t: { wallMs: number; gpuMs?: number }) => t.gpuMs ?? t.wallMs;
-  const peak = { gflops: flops / ms(fmaTime) / 1e6, gbps: (2 * bytes) / ms(copyTime) / 1e6 };
+  const peak: Peak = { gflops: flops / deviceMs(fmaTime) / 1e6, gbps: (2 * bytes) / deviceMs(copyTime) / 1e6 };
+  if (software) {
+    peak.idleGflops = flops / idleMs(fmaTime) / 1e6;
+    peak.idleGbps = (2 * bytes) / idleMs(copyTime) / 1e6;
+  }
+  const rate = (v: number | undefined, unit: string) => (v === undefined ? [] : [`${fmt(v)} ${unit}`]);
   printTable(
-    ['probe', 'work per dispatch', 'reps', 'wall ms', 'gpu ms', 'cpu ms', 'rate'],
+    ['probe', 'work per dispatch', 'reps', 'wall ms', 'gpu ms', 'cpu ms', 'rate', ...(software ? ['rate*'] : [])],
     [
-      ['f32 FMA peak', `${fmt(flops / 1e9)} GFLOP`, fmaTime.reps, fmt(fmaTime.wallMs), fmt(fmaTime.gpuMs), fmt(fmaTime.cpuMs), `${fmt(peak.gflops)} GFLOP/s`],
-      ['copy bandwidth', `${fmt((2 * bytes) / 2 ** 20)} MiB moved`, copyTime.reps, fmt(copyTime.wallMs), fmt(copyTime.gpuMs), fmt(copyTime.cpuMs), `${fmt(peak.gbps)} GB/s`],
+      [
+        'f32 FMA peak',
+        `${fmt(flops / 1e9)} GFLOP`,
+        fmaTime.reps,
+        fmt(fmaTime.wallMs),
+        fmt(fmaTime.gpuMs),
+        fmt(fmaTime.cpuMs),
+        `${fmt(peak.gflops)} GFLOP/s`,
+        ...rate(peak.idleGflops, 'GFLOP/s'),
+      ],
+      [
+        'copy bandwidth',
+        `${fmt((2 * bytes) / 2 ** 20)} MiB moved`,
+        copyTime.reps,
+        fmt(copyTime.wallMs),
+        fmt(copyTime.gpuMs),
+        fmt(copyTime.cpuMs),
+        `${fmt(peak.gbps)} GB/s`,
+        ...rate(peak.idleGbps, 'GB/s'),
+      ],
     ],
   );
+  if (software) console.log(IDLE_NOTE);
   return peak;
 }
