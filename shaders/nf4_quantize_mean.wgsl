@@ -1,7 +1,8 @@
 // Double quantization's offset (formats.md §1.5): offset = mean(absmax) over the whole tensor,
 // from the per-group tree sums of nf4_quantize_blocks. Lane t sums groups t, t+256, … in order,
 // then a pairwise tree over the 256 lanes, then an exactly rounded division by the block count:
-// the order src/formats/nf4.ts absmaxMean() reproduces (not torch's own order).
+// the order src/formats/nf4.ts absmaxMean() reproduces (not torch's own order). f32(blocks) is
+// exact below 2^24 blocks (2^30 elements in one tensor); past that the CPU and GPU may part by an ulp.
 // Dispatch: one workgroup of 256 threads.
 
 struct Params { groups: u32, blocks: u32 }
