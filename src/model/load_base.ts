@@ -2,6 +2,7 @@ import type { Runtime } from '../engine/runtime.ts';
 import { createTensor, uploadTensor, type GpuTensor } from '../engine/tensor.ts';
 import { openCheckpoint, type Checkpoint } from '../formats/checkpoint.ts';
 import { toFloat32 } from '../formats/dtype.ts';
+import { TensorMismatchError } from '../formats/errors.ts';
 import { parseHfConfig, type ModelConfig } from '../formats/hf_config.ts';
 import { readJson, type ModelFolder } from '../formats/model_folder.ts';
 import { dynamicMap } from '../formats/nf4_dynamic_map.ts';
@@ -123,6 +124,11 @@ class TensorLoader {
   private async readF32(name: string): Promise<Float32Array> {
     const t = await this.checkpoint.readTensor(name);
     const values = toFloat32(t.dtype, t.bytes);
+    // A NaN or ±inf weight would poison every output (and NF4 codes of such a block are undefined).
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new TensorMismatchError(this.checkpoint.info(name).file, name, `holds a non-finite value (${values[bad]}) at element ${bad}; the checkpoint is corrupt — download it again`);
+    }
     this.peakHostBytes = Math.max(this.peakHostBytes, t.bytes.byteLength + (values.buffer === t.bytes.buffer ? 0 : values.byteLength));
     return values;
   }

@@ -135,6 +135,14 @@ describeGpu('loading a Hugging Face folder onto the GPU', () => {
     expect(twice.stderr).toMatch(/^webtune: error: .*already a bitsandbytes 4-bit checkpoint/m);
   });
 
+  it('refuses a checkpoint with a non-finite weight, naming the tensor', async () => {
+    const model = tinyModel({ ...TINY_PRESETS.llamaOddTied, dtype: 'F32', seed: 8 });
+    const bytes = model.files.get('model.safetensors')!;
+    // Overwrite the last f32 of the data section (some tensor's element) with NaN.
+    new DataView(bytes.buffer, bytes.byteOffset).setFloat32(bytes.byteLength - 4, NaN, true);
+    await expect(loadBaseModel(rt, memoryFolder('nan', model.files), NF4)).rejects.toThrow(/non-finite value \(NaN\)/);
+  });
+
   it('webtune quantize: a missing folder or flag exits 2 with one line', async () => {
     for (const argv of [['quantize', '--model', '/nonexistent/model', '--out', '/tmp/x'], ['quantize', '--model', '/tmp']]) {
       const io = memoryIo(rt);
