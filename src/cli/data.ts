@@ -19,12 +19,12 @@ import { TextTokenizer } from '../data/tokenizer.ts';
 const usage =
   'usage: webtune data --model DIR --data FILE.jsonl [--format auto|text|alpaca|prompt-completion|messages|tokenized]\n' +
   '         [--max-length N] [--loss-on completion|all] [--packing] [--skip-bad-lines] [--json]\n' +
-  '         [--batch-size N] [--eval-ratio R | --eval-data FILE.jsonl] [--seed N] [--preview I]\n';
+  '         [--batch-size N] [--eval-split R | --eval-data FILE.jsonl] [--seed N] [--preview I]\n';
 
 const flags = {
   model: 'string', data: 'string', format: 'string', 'max-length': 'string', 'loss-on': 'string',
   packing: 'boolean', 'skip-bad-lines': 'boolean', json: 'boolean', 'batch-size': 'string',
-  'eval-ratio': 'string', 'eval-data': 'string', seed: 'string', preview: 'string', help: 'boolean',
+  'eval-split': 'string', 'eval-data': 'string', seed: 'string', preview: 'string', help: 'boolean',
 } as const;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -39,12 +39,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const format = choice(args, 'format', ['auto', ...datasetFormats], 'auto') as DatasetFormat | 'auto';
   const lossOn = choice(args, 'loss-on', ['completion', 'all'], 'completion') as 'completion' | 'all';
   const maxLength = intFlag(args, 'max-length', 1024, 2, 1 << 20);
-  const batchSize = intFlag(args, 'batch-size', 8, 1, 4096);
+  const batchSize = intFlag(args, 'batch-size', 4, 1, 4096);
   const seed = intFlag(args, 'seed', 42, 0, 2 ** 32 - 1);
   const previewIndex = intFlag(args, 'preview', 1, 1);
-  const evalRatio = ratioFlag(args, 'eval-ratio');
+  const evalSplit = ratioFlag(args, 'eval-split');
   const evalPath = stringFlag(args, 'eval-data');
-  if (evalRatio > 0 && evalPath !== undefined) throw new InputError('bad_flag', 'use --eval-ratio or --eval-data, not both');
+  if (evalSplit > 0 && evalPath !== undefined) throw new InputError('bad_flag', 'use --eval-split or --eval-data, not both');
   const packing = args.flags.packing === true;
 
   // Open the files first: a mistyped path should fail before the tokenizer takes a second to build.
@@ -54,7 +54,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const options = { format, maxLength, lossOn, onBadLine: args.flags['skip-bad-lines'] ? ('skip' as const) : ('stop' as const) };
   const data = await loadDataset(source, tokenizer, options);
   const evalData = evalSource === null ? null : await loadDataset(evalSource, tokenizer, { ...options, format: data.format });
-  const { train, eval: held } = evalRatio > 0 ? splitDataset(data.examples, evalRatio, seed) : { train: data.examples, eval: evalData?.examples ?? [] };
+  const { train, eval: held } = evalSplit > 0 ? splitDataset(data.examples, evalSplit, seed) : { train: data.examples, eval: evalData?.examples ?? [] };
   const plan = new Batcher(train, tokenizer.padId, { batchSize, packing, maxLength, seed }).summary(0);
   if (previewIndex > data.examples.length) throw new InputError('bad_flag', `--preview ${previewIndex}: the dataset has ${data.examples.length} examples`);
   const preview = previewExample(tokenizer, data.examples[previewIndex - 1]);
@@ -63,7 +63,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     model: { dir: modelDir, vocabSize: tokenizer.vocabSize, bos: tokenizer.bosToken, addBos: tokenizer.addBos, eos: tokenizer.eosToken, padId: tokenizer.padId, chatTemplate: tokenizer.chatTemplate === null ? 'chatml (default)' : 'model' },
     data: report(data),
     eval: evalData ? report(evalData) : null,
-    split: { train: train.length, eval: held.length, evalRatio, seed },
+    split: { train: train.length, eval: held.length, evalSplit, seed },
     batches: { batchSize, packing, padMultiple: 8, ...plan },
     preview,
   };

@@ -31,7 +31,7 @@ export interface BatchOptions {
 }
 
 export const defaultBatchOptions: BatchOptions = {
-  batchSize: 8,
+  batchSize: 4,
   packing: false,
   maxLength: 1024,
   order: 'shuffle',

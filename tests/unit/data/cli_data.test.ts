@@ -76,9 +76,9 @@ describe('webtune data', slow, () => {
     expect(r.stdout).toContain(`${bad}:2: this line is in prompt-completion format but the dataset is text (detected from line 1)`);
   });
 
-  it('honours --format, --loss-on, --max-length, --packing and --eval-ratio', async () => {
+  it('honours --format, --loss-on, --max-length, --packing and --eval-split', async () => {
     const data = file('alpaca.jsonl', generateJsonl('alpaca', 40, 2));
-    const r = await webtune('--model', qwen, '--data', data, '--format', 'alpaca', '--loss-on', 'all', '--max-length', '256', '--packing', '--eval-ratio', '0.25', '--json');
+    const r = await webtune('--model', qwen, '--data', data, '--format', 'alpaca', '--loss-on', 'all', '--max-length', '256', '--packing', '--eval-split', '0.25', '--json');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.data.formatOrigin).toBe('format chosen by the user');
@@ -104,7 +104,7 @@ describe('webtune data', slow, () => {
       [['--model', qwen, '--data', chat, '--max-length', '1'], 'webtune: error: --max-length must be an integer from 2 to 1048576, got "1"\n'],
       [['--model', qwen, '--data', join(dir, 'none.jsonl')], `webtune: error: ${join(dir, 'none.jsonl')}: no such file\n`],
       [['--model', dir, '--data', chat], `webtune: error: ${join(dir, 'tokenizer.json')}: not found; --model must be a Hugging Face model folder\n`],
-      [['--model', qwen, '--data', chat, '--eval-ratio', '1.5'], 'webtune: error: --eval-ratio must be a number in [0, 1), got "1.5"\n'],
+      [['--model', qwen, '--data', chat, '--eval-split', '1.5'], 'webtune: error: --eval-split must be a number in [0, 1), got "1.5"\n'],
       [['--model', qwen, '--data', chat, '--preview', '9'], 'webtune: error: --preview 9: the dataset has 2 examples\n'],
       [['--model', qwen, '--data', chat, '--bogus'], 'webtune: error: unknown option --bogus\n'],
     ];
