@@ -25,7 +25,7 @@ import { rmsNormBackward, rmsNormForward } from './rms_norm.ts';
 //                Read afresh on every call (finite differences perturb them in place).
 //       scaling  the PEFT scaling (alpha / r, or alpha / √r with rsLoRA), the same for every target
 //       batch    a Batch (src/data/batch.ts): labels unshifted, segmentIds 0 = padding
-//       options.dropoutMasks  Map<modulePath, Float64Array (B·T·in)>: values 0 or 1/(1−p),
+//       options.dropoutMasks  Map<modulePath, Float64Array (B·T·in), token-major like the batch>: 0 or 1/(1−p),
 //                multiplied into the input of lora_A only; a target without a mask has no dropout
 //       options.gradScale     the gradients are of gradScale · lossSum; default 1 / numTargets
 //                (0 when there are none), i.e. of `loss`. Pass 1 / N_window for accumulation.
@@ -35,10 +35,12 @@ import { rmsNormBackward, rmsNormForward } from './rms_norm.ts';
 //                  id with a zero attention output (padding attends to nothing)
 //       lossSum    Σ CE over trained targets (logit row t of a row predicts labels[t+1], -100 and
 //                  the row's last column ignored)
-//       numTargets the number of trained targets; must equal batch.numTargets
+//       numTargets the number of trained targets; it throws unless this equals batch.numTargets
 //       loss       lossSum / numTargets (NaN when there are none, like torch's mean reduction)
 //       grads      Map<modulePath, { dA [r, in], dB [out, r] }>: d(gradScale · lossSum)
 //                  The base is frozen (biases, norms, embeddings included): no base gradients.
+//
+// Seeded O(1) weights, LoRA pairs, batches and dropout masks for such tests: model_random.ts.
 //
 // Attention masking: token i attends j iff j ≤ i and segmentIds[j] == segmentIds[i] != 0.
 // Mistral's sliding window is not modelled: a window shorter than an example is refused.

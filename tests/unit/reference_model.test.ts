@@ -9,13 +9,19 @@ import { rng } from '../helpers/rng.ts';
 import { referenceForwardBackward, referenceModel, type LoraWeights, type ReferenceModel, type ReferenceOptions } from '../reference/model.ts';
 import { dropoutMask, randomBatch, randomLora, randomWeights } from '../reference/model_random.ts';
 
-// The whole-model reference (tests/reference/model.ts): every LoRA gradient against central
-// finite differences of the loss in float64, and the forward against known answers and
-// equivalences that do not share its code path (merged weights, unpacked rows, folded biases).
+// The whole-model reference (tests/reference/model.ts): every LoRA gradient (sampled dA and dB of
+// every target, all seven projection types) against central finite differences of the loss in
+// float64, on Llama / Mistral / Qwen2 / Qwen3 shapes with packed rows, padding and dropout; and
+// the forward against known answers (ln V, a residual-only model) and equivalences that do not
+// share its code path (merged weights, unpacked rows, folded biases, norm invariance).
+// Weights are the O(1) draws of model_random.ts, so every nonlinearity matters to the check.
 
 type Target = { layer: number; module: LinearModule; r: number };
 
 const SCALING = loraScaling(16, 8, false); // 2
+
+/** Llama, untied, GQA 4:2, head_dim 8, 2 layers. */
+const small: TinyModelOptions = { architecture: 'llama', vocabSize: 53, hiddenSize: 32, intermediateSize: 40 };
 
 /** LoRA on the given modules of every layer. */
 function targets(layers: number, r = 3, modules: readonly LinearModule[] = LINEAR_MODULES): Target[] {
@@ -69,7 +75,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe('reference model: LoRA gradients against finite differences', () => {
-  const small: TinyModelOptions = { architecture: 'llama', vocabSize: 53, hiddenSize: 32, intermediateSize: 40 };
   const cases: { name: string; options: TinyModelOptions; targets: Target[]; rows: number[][] }[] = [
     { name: 'Llama, untied, GQA 4:2, all seven projections of both layers, packed row + padding', options: small, targets: targets(2), rows: [[5, 4], [6]] },
     {
@@ -128,7 +133,6 @@ describe('reference model: LoRA gradients against finite differences', () => {
 });
 
 describe('reference model: forward', () => {
-  const small: TinyModelOptions = { architecture: 'llama', vocabSize: 53, hiddenSize: 32, intermediateSize: 40 };
   const forward = (model: ReferenceModel, lora: Map<string, LoraWeights>, batch: Batch, options: ReferenceOptions = {}) => run(model, lora, batch, { ...options, wantGrads: false });
 
   it('a zero-weight model predicts uniformly: loss = ln V', () => {
