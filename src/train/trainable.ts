@@ -1,0 +1,32 @@
+import type { Recorder } from '../engine/recorder.ts';
+import type { Batch } from '../data/batch.ts';
+
+// What the trainer needs of a model: the contract between src/train and src/model/model.ts.
+// The model owns its LoRA parameters, their gradients and a loss-sum buffer; the trainer owns the
+// optimizer state, the schedule and the order of the data.
+
+export interface ParamSlice {
+  buffer: GPUBuffer;
+  /** f32 elements. */
+  count: number;
+}
+
+export interface TrainableModel {
+  /** Largest batch (rows, columns) the model's activations were planned for. */
+  readonly maxBatch: number;
+  readonly maxSeq: number;
+  /** f32[1]: Σ per-token loss of the micro-batches recorded since it was last cleared. */
+  readonly lossSum: GPUBuffer;
+  /** Writes a batch into the model's input buffers (queue.writeBuffer: takes effect at the next submit). */
+  uploadBatch(batch: Batch): void;
+  /**
+   * Records forward and backward of the uploaded batch: adds Σ loss into lossSum and
+   * gradScale · d(Σ loss) into the LoRA gradients (overwriting them when zeroGrads).
+   */
+  recordTrainStep(rec: Recorder, options: { gradScale: number; dropoutSeed: number; zeroGrads: boolean }): void;
+  /** Records the forward only (no dropout), adding Σ loss into lossSum. */
+  recordEvalLoss(rec: Recorder): void;
+  /** LoRA A and B of every target, in one fixed order, and their gradients in the same order. */
+  loraParameters(): ParamSlice[];
+  loraGradients(): ParamSlice[];
+}
