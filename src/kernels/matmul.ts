@@ -6,7 +6,7 @@ import type { Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import type { GpuTensor, TensorChunk } from '../engine/tensor.ts';
 import { dispatchStrided } from './matmul_strided.ts';
-import { denseGrid, pickDenseTiles, type MatmulTiles } from './matmul_tiles.ts';
+import { denseGrid, pickDenseTiles, tileBytes, type MatmulTiles } from './matmul_tiles.ts';
 
 // The three dense f32 matmuls of a Linear layer in PyTorch layout (W is [out N, in K]):
 //   forward          Y[M, N] = α·X[M, K]·Wᵀ + bias + β·Y
@@ -97,7 +97,7 @@ export function matmulForward(rt: Runtime, rec: Recorder, args: MatmulForwardArg
   let dispatches = 0;
   for (const chunk of args.w.chunks) {
     if (M === 0 || chunk.rows === 0) continue;
-    const tiles = args.tiles ?? pickDenseTiles(M, chunk.rows);
+    const tiles = args.tiles ?? pickDenseTiles(M, chunk.rows, storage(rt));
     checkGrid(rt, M, chunk.rows, tiles);
     if (vec4Ready(N, K, chunk)) {
       rec.dispatch(rt.kernel(MATMUL_FORWARD), {
@@ -131,7 +131,7 @@ export function matmulBackwardInput(rt: Runtime, rec: Recorder, args: MatmulBack
   const M = rowsOf(args.dy, N, 'dy');
   expectRows(args.dx, K, M, 'dx');
   const { alpha = 1 } = args;
-  const tiles = args.tiles ?? pickDenseTiles(M, K);
+  const tiles = args.tiles ?? pickDenseTiles(M, K, storage(rt));
   checkGrid(rt, M, K, tiles);
   let beta = args.beta ?? 0;
   let dispatches = 0;
@@ -173,7 +173,7 @@ export function matmulBackwardWeight(rt: Runtime, rec: Recorder, args: MatmulBac
   for (const chunk of args.dw.chunks) {
     if (chunk.rows === 0) continue;
     // M = 0 tokens still scales the old gradient by β (the reduction is empty).
-    const tiles = args.tiles ?? pickDenseTiles(chunk.rows, K);
+    const tiles = args.tiles ?? pickDenseTiles(chunk.rows, K, storage(rt));
     checkGrid(rt, chunk.rows, K, tiles);
     if (vec4Ready(N, K, chunk)) {
       rec.dispatch(rt.kernel(MATMUL_BACKWARD_WEIGHT), {
@@ -227,7 +227,17 @@ function expectRows(t: GpuTensor, cols: number, rows: number, what: string): voi
   if (got !== rows) throw new Error(`matmul: ${what} (${t.label}) has ${got} rows of ${cols}, expected ${rows}`);
 }
 
+/** Workgroup memory the adapter grants (the runtime requests the adapter's maximum). */
+function storage(rt: Runtime): number {
+  return rt.device.limits.maxComputeWorkgroupStorageSize;
+}
+
+/** Tiles (picked or given) must fit the adapter; the grid must fit maxComputeWorkgroupsPerDimension. */
 function checkGrid(rt: Runtime, rows: number, cols: number, tiles: MatmulTiles): void {
+  const { maxComputeWorkgroupStorageSize: bytes, maxComputeInvocationsPerWorkgroup: threads } = rt.device.limits;
+  if (tileBytes(tiles, 8) > bytes || tiles.WG_ROWS * tiles.WG_COLS > threads || tiles.TILE_K % 4 !== 0) {
+    throw new Error(`matmul: tiles ${JSON.stringify(tiles)} need TILE_K % 4 = 0, ≤ ${threads} threads and ≤ ${bytes} B of workgroup memory`);
+  }
   const limit = rt.device.limits.maxComputeWorkgroupsPerDimension;
   const [x, y] = denseGrid(rows, cols, tiles);
   if (x > limit || y > limit) throw new Error(`matmul: ${rows}×${cols} output needs ${x}×${y} workgroups, over the limit ${limit}`);

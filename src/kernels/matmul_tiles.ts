@@ -32,13 +32,27 @@ export const DENSE_TILES: MatmulTiles = { WG_ROWS: 8, WG_COLS: 8, TILE_K: 16 };
 
 const MAX_THREADS = 256; // the WebGPU default maxComputeInvocationsPerWorkgroup
 const MAX_SIDE = 64;
+/** The WebGPU default maxComputeWorkgroupStorageSize: a budget every adapter grants. */
+export const DEFAULT_STORAGE_BYTES = 16384;
+
+/** Workgroup memory the two staged f32 tiles take: TILE_K × (threadTile·WG) floats a side. */
+export function tileBytes(tiles: MatmulTiles, threadTile: ThreadTile = 4): number {
+  return 4 * threadTile * tiles.TILE_K * (tiles.WG_ROWS + tiles.WG_COLS);
+}
 
 /**
  * Tiles for an output of rows × cols. A thin side (LoRA rank 8–16, one token) gets only as many
  * threads as it needs and the other side takes the rest of base's thread count, so a 1024×16
- * output does not leave most of each workgroup idle.
+ * output does not leave most of each workgroup idle; the longer side is then halved until the
+ * staged tiles fit `maxStorageBytes` of workgroup memory.
  */
-export function pickTiles(rows: number, cols: number, base: MatmulTiles = DEFAULT_TILES, threadTile: ThreadTile = 4): MatmulTiles {
+export function pickTiles(
+  rows: number,
+  cols: number,
+  base: MatmulTiles = DEFAULT_TILES,
+  threadTile: ThreadTile = 4,
+  maxStorageBytes = DEFAULT_STORAGE_BYTES,
+): MatmulTiles {
   const need = (n: number) => pow2Ceil(Math.max(1, Math.ceil(n / threadTile)));
   let wgRows = Math.min(base.WG_ROWS, need(rows));
   let wgCols = Math.min(base.WG_COLS, need(cols));
@@ -46,7 +60,15 @@ export function pickTiles(rows: number, cols: number, base: MatmulTiles = DEFAUL
   if (wgCols < base.WG_COLS) wgRows = Math.min(MAX_SIDE, need(rows), Math.floor(threads / wgCols));
   else if (wgRows < base.WG_ROWS) wgCols = Math.min(MAX_SIDE, need(cols), Math.floor(threads / wgRows));
   if (wgRows * wgCols > MAX_THREADS) throw new Error(`matmul tiles ${wgRows}×${wgCols} exceed ${MAX_THREADS} threads`);
-  return { WG_ROWS: wgRows, WG_COLS: wgCols, TILE_K: base.TILE_K };
+  const tiles = { WG_ROWS: wgRows, WG_COLS: wgCols, TILE_K: base.TILE_K };
+  while (tileBytes(tiles, threadTile) > maxStorageBytes) {
+    if (tiles.WG_ROWS === 1 && tiles.WG_COLS === 1) {
+      throw new Error(`matmul: TILE_K = ${tiles.TILE_K} does not fit ${maxStorageBytes} bytes of workgroup memory`);
+    }
+    if (tiles.WG_ROWS >= tiles.WG_COLS) tiles.WG_ROWS /= 2;
+    else tiles.WG_COLS /= 2;
+  }
+  return tiles;
 }
 
 /** Workgroups covering a rows × cols output: [along cols, along rows]. */
@@ -55,8 +77,8 @@ export function tileGrid(rows: number, cols: number, tiles: MatmulTiles, threadT
 }
 
 /** The dense kernels' tiles (8×8 outputs a thread) for a rows × cols output. */
-export function pickDenseTiles(rows: number, cols: number): MatmulTiles {
-  return pickTiles(rows, cols, DENSE_TILES, 8);
+export function pickDenseTiles(rows: number, cols: number, maxStorageBytes = DEFAULT_STORAGE_BYTES): MatmulTiles {
+  return pickTiles(rows, cols, DENSE_TILES, 8, maxStorageBytes);
 }
 
 /** Workgroups for the dense kernels (8×8 outputs a thread). */

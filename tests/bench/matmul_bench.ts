@@ -4,7 +4,7 @@ import type { Recorder } from '../../src/engine/recorder.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
 import { createTensor, uploadTensor, type GpuTensor } from '../../src/engine/tensor.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../src/kernels/matmul.ts';
-import { pickDenseTiles, pickTiles } from '../../src/kernels/matmul_tiles.ts';
+import { pickDenseTiles } from '../../src/kernels/matmul_tiles.ts';
 import { uploadNf4 } from '../../src/kernels/nf4_alloc.ts';
 import type { Nf4Tensor } from '../../src/kernels/nf4_tensor.ts';
 import { quantizeNf4 } from '../../src/formats/nf4.ts';
@@ -58,8 +58,9 @@ function operands(rt: Runtime, s: Shape) {
   };
 }
 
-const path = (rows: number, cols: number, vec4: boolean): string => {
-  const t = pickDenseTiles(rows, cols);
+/** Which dense kernel and tile matmul.ts picks for a rows × cols output. */
+const path = (rt: Runtime, rows: number, cols: number, vec4: boolean): string => {
+  const t = pickDenseTiles(rows, cols, rt.device.limits.maxComputeWorkgroupStorageSize);
   return `${vec4 ? 'vec4' : 'strided'} ${8 * t.WG_ROWS}×${8 * t.WG_COLS}`;
 };
 
@@ -71,7 +72,7 @@ const DENSE_FORMS: BenchForm[] = [
       const y = o.out('y', [s.M, s.N]);
       return {
         record: (rec) => matmulForward(rt, rec, { x: o.x, w: o.w, y }),
-        path: path(s.M, s.N, s.K % 4 === 0 && s.N % 4 === 0),
+        path: path(rt, s.M, s.N, s.K % 4 === 0 && s.N % 4 === 0),
       };
     },
   },
@@ -82,7 +83,7 @@ const DENSE_FORMS: BenchForm[] = [
       const dx = o.out('dx', [s.M, s.K]);
       return {
         record: (rec) => matmulBackwardInput(rt, rec, { dy: o.dy, w: o.w, dx }),
-        path: path(s.M, s.K, s.K % 4 === 0 && s.N % 4 === 0),
+        path: path(rt, s.M, s.K, s.K % 4 === 0 && s.N % 4 === 0),
       };
     },
   },
@@ -93,7 +94,7 @@ const DENSE_FORMS: BenchForm[] = [
       const dw = o.out('dw', [s.N, s.K]);
       return {
         record: (rec) => matmulBackwardWeight(rt, rec, { dy: o.dy, x: o.x, dw, beta: 1 }),
-        path: path(s.N, s.K, s.K % 4 === 0 && s.N % 4 === 0),
+        path: path(rt, s.N, s.K, s.K % 4 === 0 && s.N % 4 === 0),
       };
     },
   },
@@ -117,13 +118,9 @@ async function nf4Forms(): Promise<BenchForm[]> {
     return [];
   }
   const nf4 = (await import(/* @vite-ignore */ url.href)) as Nf4Launchers;
-  // Double quantization, as QLoRA loads a base; the NF4 kernels own 4×4 outputs a thread.
+  // Double quantization, as QLoRA loads a base.
   const quantized = (rt: Runtime, s: Shape, wHost: Float32Array) =>
     uploadNf4(rt, 'bench.w_nf4', quantizeNf4(wHost, [s.N, s.K], { doubleQuant: true }), 'scratch');
-  const fused = (rows: number, cols: number) => {
-    const t = pickTiles(rows, cols);
-    return `fused nf4 ${4 * t.WG_ROWS}×${4 * t.WG_COLS}`;
-  };
   return [
     {
       name: 'NF4 forward Y = X·deq(W)ᵀ',
@@ -131,7 +128,7 @@ async function nf4Forms(): Promise<BenchForm[]> {
         const o = operands(rt, s);
         const w = quantized(rt, s, o.wHost);
         const y = o.out('y', [s.M, s.N]);
-        return { record: (rec) => nf4.matmulNf4Forward(rt, rec, { x: o.x, w, y }), path: fused(s.M, s.N) };
+        return { record: (rec) => nf4.matmulNf4Forward(rt, rec, { x: o.x, w, y }), path: 'fused nf4' };
       },
     },
     {
@@ -140,7 +137,7 @@ async function nf4Forms(): Promise<BenchForm[]> {
         const o = operands(rt, s);
         const w = quantized(rt, s, o.wHost);
         const dx = o.out('dx', [s.M, s.K]);
-        return { record: (rec) => nf4.matmulNf4BackwardInput(rt, rec, { dy: o.dy, w, dx }), path: fused(s.M, s.K) };
+        return { record: (rec) => nf4.matmulNf4BackwardInput(rt, rec, { dy: o.dy, w, dx }), path: 'fused nf4' };
       },
     },
   ];

@@ -81,12 +81,18 @@ describe('matmul references', () => {
 
   it('gives thin outputs their threads elsewhere', () => {
     expect(pickDenseTiles(1024, 1024)).toEqual({ WG_ROWS: 8, WG_COLS: 8, TILE_K: 16 });
-    expect(pickDenseTiles(1024, 16)).toEqual({ WG_ROWS: 32, WG_COLS: 2, TILE_K: 16 });
-    expect(pickDenseTiles(1, 576)).toEqual({ WG_ROWS: 1, WG_COLS: 64, TILE_K: 16 });
+    expect(pickDenseTiles(1024, 16, 32768)).toEqual({ WG_ROWS: 32, WG_COLS: 2, TILE_K: 16 });
+    expect(pickDenseTiles(1, 576, 65536)).toEqual({ WG_ROWS: 1, WG_COLS: 64, TILE_K: 16 });
     expect(pickDenseTiles(7, 97)).toEqual({ WG_ROWS: 1, WG_COLS: 16, TILE_K: 16 });
+    // The staged tiles must fit the workgroup memory (16 KiB unless told more): the long side halves.
+    expect(pickDenseTiles(1024, 16)).toEqual({ WG_ROWS: 16, WG_COLS: 2, TILE_K: 16 });
+    expect(pickDenseTiles(1024, 8, 32768)).toEqual({ WG_ROWS: 32, WG_COLS: 1, TILE_K: 16 });
+    expect(pickDenseTiles(1024, 8)).toEqual({ WG_ROWS: 16, WG_COLS: 1, TILE_K: 16 });
+    expect(pickDenseTiles(1, 576, 32768)).toEqual({ WG_ROWS: 1, WG_COLS: 32, TILE_K: 16 });
     // 4×4 outputs a thread (the NF4 kernels): the same rule over 16×16 threads.
     expect(pickTiles(1024, 1024)).toEqual({ WG_ROWS: 16, WG_COLS: 16, TILE_K: 16 });
-    expect(pickTiles(1024, 16)).toEqual({ WG_ROWS: 64, WG_COLS: 4, TILE_K: 16 });
+    expect(pickTiles(1024, 16, undefined, 4, 32768)).toEqual({ WG_ROWS: 64, WG_COLS: 4, TILE_K: 16 });
+    expect(pickTiles(1024, 16)).toEqual({ WG_ROWS: 32, WG_COLS: 4, TILE_K: 16 });
   });
 });
 
@@ -105,6 +111,7 @@ describeGpu('matmul (dense f32, three Linear forms)', () => {
     ['K = 1', { M: 5, K: 1, N: 12 }],
     ['M = 1 (one token)', { M: 1, K: 64, N: 48 }],
     ['LoRA-like thin side', { M: 100, K: 64, N: 16 }],
+    ['LoRA rank 8', { M: 300, K: 40, N: 8 }],
     ['batch × tokens leading dims', { M: 6, K: 32, N: 20, lead: [2, 3] }],
   ];
   for (const [name, c] of shapes) {
@@ -128,6 +135,21 @@ describeGpu('matmul (dense f32, three Linear forms)', () => {
       await check(rt, form, { M: 11, K: 30, N: 13, nanOutput: true });
     });
   }
+
+  it('rejects mismatched shapes and tiles the adapter cannot run, saying why', () => {
+    const t = (label: string, shape: number[]) => createTensor(rt.arena, label, 'f32', shape, 'scratch');
+    const [x, w, y] = [t('x', [4, 8]), t('w', [12, 8]), t('y', [4, 12])];
+    const rec = rt.recorder('errors');
+    try {
+      expect(() => matmulForward(rt, rec, { x, w, y: t('y_bad', [4, 11]) })).toThrow(/y \(y_bad\) must be f32 \[\.\.\., 12\]/);
+      expect(() => matmulBackwardInput(rt, rec, { dy: y, w, dx: t('dx_bad', [5, 8]) })).toThrow(/has 5 rows of 8, expected 4/);
+      expect(() => matmulForward(rt, rec, { x, w, y, tiles: { WG_ROWS: 32, WG_COLS: 32, TILE_K: 16 } })).toThrow(/threads/);
+      expect(rec.dispatchCount).toBe(0);
+    } finally {
+      rec.submit();
+      rt.arena.releaseAll();
+    }
+  });
 
   it('any tile shape the overrides allow gives the same result', async () => {
     const tiles = { WG_ROWS: 4, WG_COLS: 2, TILE_K: 8 };
