@@ -1,15 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { intFlag, parseArgs, requireFlag, stringFlag, type ParsedArgs } from './args.ts';
 import type { CliIo } from './io.ts';
+import { loadModelTokenizer } from './model_tokenizer.ts';
 import { InputError } from '../errors.ts';
-import { TokenizerError } from '../data/errors.ts';
 import { datasetFormats, type DatasetFormat } from '../data/formats.ts';
 import { openNodeStreamSource } from '../data/node_stream_source.ts';
 import { loadDataset, splitDataset, type LoadedDataset } from '../data/pipeline.ts';
 import { formatPreview, previewExample } from '../data/preview.ts';
 import { Batcher, type PlanSummary } from '../data/sampler.ts';
-import { TextTokenizer } from '../data/tokenizer.ts';
 
 // `webtune data`: check, tokenize and preview a dataset exactly as training will see it, without
 // a GPU. Prints the format, statistics, warnings, the batch plan and one example with its trained
@@ -74,31 +71,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   io.out(formatText(data, evalData, summary.model, summary.split, plan, batchSize, packing));
   io.out(`preview of example ${previewIndex} (train = trained tokens):\n${formatPreview(preview)}\n`);
   return 0;
-}
-
-/** tokenizer.json + tokenizer_config.json (required), chat_template.jinja and config.json (optional). */
-async function loadModelTokenizer(dir: string): Promise<TextTokenizer> {
-  const read = async (name: string, required: boolean): Promise<string | undefined> => {
-    try {
-      return await readFile(join(dir, name), 'utf8');
-    } catch (e) {
-      if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new TokenizerError(join(dir, name), (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found; --model must be a Hugging Face model folder' : (e as Error).message);
-    }
-  };
-  const [tokenizerJson, tokenizerConfig, chatTemplate, configJson] = await Promise.all([
-    read('tokenizer.json', true), read('tokenizer_config.json', true), read('chat_template.jinja', false), read('config.json', false),
-  ]);
-  let vocabSize: number | undefined;
-  if (configJson !== undefined) {
-    try {
-      const v = (JSON.parse(configJson) as { vocab_size?: unknown }).vocab_size;
-      if (Number.isInteger(v)) vocabSize = v as number;
-    } catch (e) {
-      throw new TokenizerError(join(dir, 'config.json'), `is not valid JSON: ${(e as Error).message}`);
-    }
-  }
-  return new TextTokenizer({ tokenizerJson: tokenizerJson!, tokenizerConfig: tokenizerConfig!, chatTemplate, vocabSize });
 }
 
 function report(d: LoadedDataset) {

@@ -12,20 +12,19 @@ export interface ParamSlice {
 }
 
 export interface TrainableModel {
-  /** Largest batch (rows, columns) the model's activations were planned for. */
-  readonly maxBatch: number;
-  readonly maxSeq: number;
-  /** f32[1]: Σ per-token loss of the micro-batches recorded since it was last cleared. */
-  readonly lossSum: GPUBuffer;
   /** Writes a batch into the model's input buffers (queue.writeBuffer: takes effect at the next submit). */
   uploadBatch(batch: Batch): void;
   /**
-   * Records forward and backward of the uploaded batch: adds Σ loss into lossSum and
-   * gradScale · d(Σ loss) into the LoRA gradients (overwriting them when zeroGrads).
+   * Records forward and backward of the uploaded batch: adds Σ loss into the training loss sum
+   * (cleared first when zeroGrads) and gradScale · d(Σ loss) into the LoRA gradients
+   * (overwriting them when zeroGrads).
    */
   recordTrainStep(rec: Recorder, options: { gradScale: number; dropoutSeed: number; zeroGrads: boolean }): void;
-  /** Records the forward only (no dropout), adding Σ loss into lossSum. */
-  recordEvalLoss(rec: Recorder): void;
+  /** Records the forward only (no dropout), adding Σ loss into the eval loss sum (cleared first when zeroLoss). */
+  recordEvalLoss(rec: Recorder, options: { zeroLoss?: boolean }): void;
+  /** The sums, read back (4 bytes each). */
+  readLossSum(): Promise<number>;
+  readEvalLossSum(): Promise<number>;
   /** LoRA A and B of every target, in one fixed order, and their gradients in the same order. */
   loraParameters(): ParamSlice[];
   loraGradients(): ParamSlice[];

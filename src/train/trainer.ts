@@ -2,7 +2,6 @@ import type { Batch } from '../data/batch.ts';
 import { collate } from '../data/batch.ts';
 import type { Batcher } from '../data/sampler.ts';
 import { WebtuneError } from '../errors.ts';
-import { readBuffer } from '../engine/readback.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import type { TrainConfig } from './config.ts';
 import { AdamW } from './optimizer.ts';
@@ -19,6 +18,7 @@ import type { TrainableModel } from './trainable.ts';
 //   does not move) and reported; three in a row stop the run;
 // - eval loss at the end of every epoch and every evalEvery updates.
 // Each micro-batch is its own submit, because its inputs are written with queue.writeBuffer.
+// The eval set is one pass in file order; its loss is Σ CE / targets over the whole set.
 
 export interface StepMetrics {
   step: number;
@@ -128,12 +128,11 @@ export class Trainer {
     batches.forEach((batch, i) => {
       this.model.uploadBatch(batch);
       const rec = this.rt.recorder(`step ${k}.${i}`);
-      if (i === 0) rec.clear(this.model.lossSum);
       this.model.recordTrainStep(rec, { gradScale, dropoutSeed: streamKey(this.config.seed, 'dropout', k, i), zeroGrads: i === 0 });
       if (i === batches.length - 1) this.optimizer.record(rec, this.applied + 1, lr);
       rec.submit();
     });
-    const lossSum = new Float32Array(await readBuffer(this.rt.device, this.model.lossSum, 0, 4))[0];
+    const lossSum = await this.model.readLossSum();
     const { gradNorm, nonFinite } = await this.optimizer.report();
     const loss = targets > 0 ? lossSum / targets : 0;
     const skipped = nonFinite || !Number.isFinite(loss);
@@ -151,13 +150,12 @@ export class Trainer {
     for (const batch of batcher.batches(0)) {
       this.model.uploadBatch(batch);
       const rec = this.rt.recorder('eval');
-      if (first) rec.clear(this.model.lossSum);
+      this.model.recordEvalLoss(rec, { zeroLoss: first });
       first = false;
-      this.model.recordEvalLoss(rec);
       rec.submit();
       targets += batch.numTargets;
     }
-    const lossSum = new Float32Array(await readBuffer(this.rt.device, this.model.lossSum, 0, 4))[0];
+    const lossSum = await this.model.readEvalLossSum();
     return targets > 0 ? lossSum / targets : 0;
   }
 
