@@ -113,6 +113,7 @@ export class ActivationPlan {
   readonly layerSetBytes: number;
   /** Logit rows per loss chunk (R). */
   readonly lossChunkRows: number;
+  private readonly buffers: GPUBuffer[] = [];
 
   constructor(
     private readonly rt: Runtime,
@@ -121,7 +122,12 @@ export class ActivationPlan {
   ) {
     const N = options.maxTokens;
     const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V } = config;
-    const make = (category: MemoryCategory) => (label: string, cols: number, rows = N) => new ActBuffer(label, rt.arena.createBuffer(label, rows * cols * 4, category), cols);
+    const buffer = (label: string, bytes: number, category: MemoryCategory) => {
+      const b = rt.arena.createBuffer(label, bytes, category);
+      this.buffers.push(b);
+      return b;
+    };
+    const make = (category: MemoryCategory) => (label: string, cols: number, rows = N) => new ActBuffer(label, buffer(label, rows * cols * 4, category), cols);
     const act = make('activations');
     const scratch = make('scratch');
     this.h = Array.from({ length: config.numLayers + 1 }, (_, l) => act(`h[${l}]`, C));
@@ -182,8 +188,13 @@ export class ActivationPlan {
       this.xChunk = scratch('xn_chunk', C, R);
       this.dxChunk = scratch('d_xn_chunk', C, R);
     }
-    this.lossSum = rt.arena.createBuffer('loss_sum', 4, 'scratch');
-    this.evalLossSum = rt.arena.createBuffer('eval_loss_sum', 4, 'scratch');
+    this.lossSum = buffer('loss_sum', 4, 'scratch');
+    this.evalLossSum = buffer('eval_loss_sum', 4, 'scratch');
+  }
+
+  /** Gives every buffer of the plan back to the arena. */
+  release(): void {
+    for (const b of this.buffers.splice(0)) this.rt.arena.release(b);
   }
 
   /** The saved set layer l writes (its own, or the shared one with checkpointing). */

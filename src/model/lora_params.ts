@@ -125,6 +125,11 @@ export class LoraParams {
   }
 }
 
+/** Gives the pairs' buffers back to the arena (the parameters are gone afterwards). */
+export function releaseLora(rt: Runtime, lora: LoraParams): void {
+  for (const p of lora.pairs) for (const t of [p.a, p.b, p.dA, p.dB]) for (const c of t.chunks) rt.arena.release(c.buffer);
+}
+
 function flat(t: GpuTensor): FlatTensor {
   return { label: t.label, buffer: t.buffer, count: t.numel };
 }

@@ -10,7 +10,7 @@ import type { BaseWeights } from './base_weights.ts';
 import { layerBackward } from './layer_backward.ts';
 import { layerForward, type ModelPass } from './layer_forward.ts';
 import type { LoadedBase } from './load_base.ts';
-import { LoraParams, type FlatTensor, type LoraArrays, type LoraOptions } from './lora_params.ts';
+import { LoraParams, releaseLora, type FlatTensor, type LoraArrays, type LoraOptions } from './lora_params.ts';
 import { uploadBatchInputs, type ModelBatch, type BatchShape } from './model_batch.ts';
 import { recordHeadAndLoss } from './model_loss.ts';
 import { ropeInvFreq } from './rope_freqs.ts';
@@ -177,6 +177,13 @@ export class Model {
     const layerActivationBytes = this.plan.layerSetBytes;
     const saved = this.options.gradCheckpointing ? (this.config.numLayers - 1) * layerActivationBytes : 0;
     return { ...this.rt.arena.report(), layerActivationBytes, checkpointingSavedBytes: saved };
+  }
+
+  /** Gives every buffer this model allocated back to the arena (the base stays loaded). */
+  release(): void {
+    this.plan.release();
+    if (this.lora) releaseLora(this.rt, this.lora);
+    this.rt.arena.release(this.invFreq);
   }
 
   private requireLora(): LoraParams {
