@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Recorder } from '../../src/engine/recorder.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
 import { createTensor, uploadTensor, type GpuTensor } from '../../src/engine/tensor.ts';
 import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from '../../src/kernels/matmul.ts';
 import { pickDenseTiles } from '../../src/kernels/matmul_tiles.ts';
 import { uploadNf4 } from '../../src/kernels/nf4_alloc.ts';
-import type { Nf4Tensor } from '../../src/kernels/nf4_tensor.ts';
+import { matmulNf4BackwardInput, matmulNf4Forward } from '../../src/kernels/matmul_nf4.ts';
 import { quantizeNf4 } from '../../src/formats/nf4.ts';
 import { rng } from '../helpers/rng.ts';
 import { benchRuntime, deviceMs, fmt, IDLE_NOTE, idleMs, isSoftware, printTable, timeDispatches } from './bench_gpu.ts';
@@ -100,48 +98,33 @@ const DENSE_FORMS: BenchForm[] = [
   },
 ];
 
-// ── NF4 hook ────────────────────────────────────────────────────────────────────────────────
-// The fused NF4 matmuls of the frozen base (forward Y = X·dequant(W)ᵀ, backward dX = dY·dequant(W))
-// sit in the same table at the same shapes, counted as the same 2·M·N·K. Their launchers live in
-// src/kernels/matmul_nf4.ts, written alongside this file: loaded only when present, through the
-// signatures below, so the benchmark also runs in a tree without them. To bench another NF4 form,
-// add a BenchForm to the list nf4Forms returns.
-interface Nf4Launchers {
-  matmulNf4Forward(rt: Runtime, rec: Recorder, args: { x: GpuTensor; w: Nf4Tensor; y: GpuTensor }): number;
-  matmulNf4BackwardInput(rt: Runtime, rec: Recorder, args: { dy: GpuTensor; w: Nf4Tensor; dx: GpuTensor }): number;
-}
+// ── NF4 forms ───────────────────────────────────────────────────────────────────────────────
+// The fused NF4 matmuls of the frozen base (matmul_nf4.ts: forward Y = X·dequant(W)ᵀ, backward
+// dX = dY·dequant(W)) sit in the same table at the same shapes, counted as the same 2·M·N·K. To
+// bench another quantized form, add a BenchForm here. W is double-quantized, as QLoRA loads a base.
+const quantized = (rt: Runtime, s: Shape, wHost: Float32Array) =>
+  uploadNf4(rt, 'bench.w_nf4', quantizeNf4(wHost, [s.N, s.K], { doubleQuant: true }), 'scratch');
 
-async function nf4Forms(): Promise<BenchForm[]> {
-  const url = new URL('../../src/kernels/matmul_nf4.ts', import.meta.url);
-  if (!existsSync(fileURLToPath(url))) {
-    console.log('(no src/kernels/matmul_nf4.ts in this tree: NF4 forms left out)');
-    return [];
-  }
-  const nf4 = (await import(/* @vite-ignore */ url.href)) as Nf4Launchers;
-  // Double quantization, as QLoRA loads a base.
-  const quantized = (rt: Runtime, s: Shape, wHost: Float32Array) =>
-    uploadNf4(rt, 'bench.w_nf4', quantizeNf4(wHost, [s.N, s.K], { doubleQuant: true }), 'scratch');
-  return [
-    {
-      name: 'NF4 forward Y = X·deq(W)ᵀ',
-      prepare(rt, s) {
-        const o = operands(rt, s);
-        const w = quantized(rt, s, o.wHost);
-        const y = o.out('y', [s.M, s.N]);
-        return { record: (rec) => nf4.matmulNf4Forward(rt, rec, { x: o.x, w, y }), path: 'fused nf4' };
-      },
+const NF4_FORMS: BenchForm[] = [
+  {
+    name: 'NF4 forward Y = X·deq(W)ᵀ',
+    prepare(rt, s) {
+      const o = operands(rt, s);
+      const w = quantized(rt, s, o.wHost);
+      const y = o.out('y', [s.M, s.N]);
+      return { record: (rec) => matmulNf4Forward(rt, rec, { x: o.x, w, y }), path: 'fused nf4' };
     },
-    {
-      name: 'NF4 backward dX = dY·deq(W)',
-      prepare(rt, s) {
-        const o = operands(rt, s);
-        const w = quantized(rt, s, o.wHost);
-        const dx = o.out('dx', [s.M, s.K]);
-        return { record: (rec) => nf4.matmulNf4BackwardInput(rt, rec, { dy: o.dy, w, dx }), path: 'fused nf4' };
-      },
+  },
+  {
+    name: 'NF4 backward dX = dY·deq(W)',
+    prepare(rt, s) {
+      const o = operands(rt, s);
+      const w = quantized(rt, s, o.wHost);
+      const dx = o.out('dx', [s.M, s.K]);
+      return { record: (rec) => matmulNf4BackwardInput(rt, rec, { dy: o.dy, w, dx }), path: 'fused nf4' };
     },
-  ];
-}
+  },
+];
 
 export async function run(): Promise<void> {
   const rt = await benchRuntime();
@@ -149,12 +132,11 @@ export async function run(): Promise<void> {
   console.log('\n== peak probe ==');
   const peak = await peakProbe(rt);
 
-  const nf4 = await nf4Forms();
-  console.log(`\n== ${nf4.length > 0 ? 'dense f32 and NF4' : 'dense f32'} matmul (GFLOP/s = 2·M·N·K / time) ==`);
+  console.log('\n== dense f32 and NF4 matmul (GFLOP/s = 2·M·N·K / time) ==');
   const rows: (string | number)[][] = [];
   for (const s of SHAPES) {
     // SwiftShader runs the 512³ square at ~0.1 s a dispatch: aim for ~1 s of measured work each.
-    for (const form of [...DENSE_FORMS, ...nf4]) {
+    for (const form of [...DENSE_FORMS, ...NF4_FORMS]) {
       const { record, path } = form.prepare(rt, s);
       const t = await timeDispatches(rt, `${form.name} ${s.name}`, record, { targetMs: software ? 1000 : 200 });
       const flops = 2 * s.M * s.N * s.K;
