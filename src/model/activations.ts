@@ -1,4 +1,5 @@
 import type { MemoryCategory } from '../engine/arena.ts';
+import { BufferTooLargeError } from '../engine/errors.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { GpuTensor } from '../engine/tensor.ts';
 import type { ModelConfig } from '../formats/hf_config.ts';
@@ -123,6 +124,11 @@ export class ActivationPlan {
     const N = options.maxTokens;
     const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V } = config;
     const buffer = (label: string, bytes: number, category: MemoryCategory) => {
+      // Kernels bind activations whole: one that outgrows a binding is refused up front.
+      if (bytes > rt.arena.maxBindingBytes) {
+        this.release();
+        throw new BufferTooLargeError(`activation ${label} for ${N} tokens`, bytes, rt.arena.maxBindingBytes);
+      }
       const b = rt.arena.createBuffer(label, bytes, category);
       this.buffers.push(b);
       return b;

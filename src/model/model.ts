@@ -77,12 +77,17 @@ export class Model {
     const V = this.config.vocabSize;
     const fit = Math.floor(Math.min(LOGITS_CHUNK_BYTES, rt.arena.maxBindingBytes) / (V * 4));
     this.lora = options.lora ? new LoraParams(rt, this.config, options.lora) : null;
-    this.plan = new ActivationPlan(rt, this.config, {
-      maxTokens,
-      lora: options.lora && { r: options.lora.r, modules: options.lora.modules, dropout: options.lora.dropout },
-      checkpointing: options.gradCheckpointing,
-      lossChunkRows: options.lossChunkRows ?? Math.max(1, fit),
-    });
+    try {
+      this.plan = new ActivationPlan(rt, this.config, {
+        maxTokens,
+        lora: options.lora && { r: options.lora.r, modules: options.lora.modules, dropout: options.lora.dropout },
+        checkpointing: options.gradCheckpointing,
+        lossChunkRows: options.lossChunkRows ?? Math.max(1, fit),
+      });
+    } catch (e) {
+      if (this.lora) releaseLora(rt, this.lora);
+      throw e;
+    }
     const inv = ropeInvFreq(this.config.headDim, this.config.rope.theta, this.config.rope.scaling);
     this.invFreq = rt.arena.createBuffer('rope_inv_freq', inv.byteLength, 'base');
     rt.device.queue.writeBuffer(this.invFreq, 0, inv.buffer, inv.byteOffset, inv.byteLength);

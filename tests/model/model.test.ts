@@ -35,32 +35,45 @@ interface Case {
   rows: number[][];
   r: number;
   lossChunkRows?: number;
+  /** Pretend one binding holds this many bytes, so embed / lm_head are split in row chunks. */
+  maxBindingBytes?: number;
 }
 
 const CASES: Case[] = [
   {
-    name: 'Llama GQA 4:2, untied, f32 base, loss in 5 chunks',
-    model: { architecture: 'llama', vocabSize: 61, hiddenSize: 32, intermediateSize: 40, numHeads: 4, numKvHeads: 2 },
+    name: 'Llama GQA 4:2, untied, attention and MLP biases, f32 base, loss in 5 chunks',
+    model: { architecture: 'llama', vocabSize: 61, hiddenSize: 32, intermediateSize: 40, numHeads: 4, numKvHeads: 2, attentionBias: true, mlpBias: true },
     quant: 'none',
     rows: [[5, 6], [9]],
     r: 4,
     lossChunkRows: 7,
+  },
+  {
+    name: 'Llama untied with embed and lm_head split over bindings, loss in 2 chunks',
+    model: { architecture: 'llama', vocabSize: 61, hiddenSize: 32, intermediateSize: 40, numHeads: 4, numKvHeads: 2 },
+    quant: 'none',
+    rows: [[9], [3, 4]],
+    r: 2,
+    maxBindingBytes: 6144,
   },
   { name: 'Qwen2 q/k/v biases, NF4 base', model: TINY_PRESETS.qwen2, quant: 'nf4', rows: [[7], [4, 3]], r: 3 },
   { name: 'Qwen3 q/k norm, head_dim 12 ≠ hidden/heads, tied, f32 base', model: TINY_PRESETS.qwen3, quant: 'none', rows: [[3, 5], [6]], r: 4 },
   { name: 'Llama odd sizes, MQA 3:1, tied, NF4 base', model: TINY_PRESETS.llamaOddTied, quant: 'nf4', rows: [[6], [2, 4]], r: 5 },
 ];
 
+let shared: Runtime;
 let rt: Runtime;
 beforeAll(async () => {
-  if (!gpuMissing) rt = await gpuRuntime();
+  if (!gpuMissing) shared = await gpuRuntime();
 });
 afterEach(() => rt?.arena.releaseAll());
 
 describeGpu('whole model against the float64 reference', () => {
   for (const c of CASES) {
     it(c.name, async () => {
+      rt = c.maxBindingBytes ? await gpuRuntime({ maxBindingBytes: c.maxBindingBytes }) : shared;
       const { base, reference } = await loadTiny(rt, c.model, c.quant);
+      if (c.maxBindingBytes) expect(base.weights.lmHead.chunks.length).toBeGreaterThan(1);
       const config = base.config;
       const batch = randomBatch(config, c.rows, 5);
       expect(batch.segmentIds).toContain(2); // packed

@@ -6,6 +6,7 @@ import { loraDropoutMaskRef } from '../reference/lora_dropout.ts';
 import { referenceForwardBackward, type ReferenceModel } from '../reference/model.ts';
 import { randomBatch, randomLora } from '../reference/model_random.ts';
 import type { Batch } from '../../src/data/batch.ts';
+import { BufferTooLargeError } from '../../src/engine/errors.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
 import { LINEAR_MODULES } from '../../src/formats/tensor_names.ts';
 import { loraDropoutKey } from '../../src/kernels/lora_dropout.ts';
@@ -154,5 +155,9 @@ describeGpu('model options', () => {
     expect(() => m.importLora(wrong)).toThrow(/missing/);
     m.release();
     expect(rt.arena.report().liveTotal).toBe(live);
+    // An activation that outgrows one binding is refused before training, and nothing stays allocated.
+    const small = await gpuRuntime({ maxBindingBytes: 1024 });
+    expect(() => new Model(small, base, loraOptions(LINEAR_MODULES, { r: R }))).toThrow(BufferTooLargeError);
+    expect(small.arena.report().liveTotal).toBe(0);
   });
 });
