@@ -94,7 +94,11 @@ export class Model {
     this.segmentHost = new Int32Array(maxTokens);
   }
 
-  /** Uploads a batch's ids, labels, positions and segments (padding → −1 for attention). */
+  /**
+   * Writes a batch's ids, labels, positions and segments (padding → −1 for attention) into the
+   * plan's inputs with queue.writeBuffer: it lands before the NEXT submit, so submit the step
+   * recorded for one batch before uploading the next.
+   */
   uploadBatch(batch: ModelBatch): void {
     this.shape = uploadBatchInputs(this.rt.device, this.plan, batch, this.options, this.segmentHost);
   }
