@@ -9,6 +9,7 @@ const verbs: Record<string, Verb> = {
   inspect: { summary: 'inspect <model-dir | file.safetensors>   config, tensors, NF4 size', load: () => import('./inspect.ts') },
   quantize: { summary: 'quantize --model DIR --out DIR [--no-double-quant]   write the NF4 base', load: () => import('./quantize.ts') },
   data: { summary: 'data --model DIR --data FILE.jsonl [...]   check, tokenize and preview a dataset', load: () => import('./data.ts') },
+  train: { summary: 'train --model DIR --data FILE.jsonl --out DIR [...]   QLoRA fine-tuning; --help lists every flag', load: () => import('./train.ts') },
 };
 
 function usage(): string {
