@@ -2,21 +2,29 @@
 // a module Web Worker (engine.worker.ts) and the UI calls it through Comlink (client.ts); tests
 // and the CLI construct the same Engine class (engine.ts) directly.
 //
-// Rules every method follows, now and as the API grows:
-// - Arguments and results are structured-cloneable plain values. Callbacks (progress, metrics,
-//   streamed tokens) go as `Comlink.proxy(fn)`; large buffers go with `Comlink.transfer`.
+// Rules every method follows:
+// - Arguments and results are structured-cloneable plain values (File objects clone too).
+//   Callbacks (progress, metrics) go as `Comlink.proxy(fn)`; large buffers come back with
+//   `Comlink.transfer`, so the caller owns them afterwards.
 // - A failure the user can act on (no GPU, a bad file, a setting out of range) resolves to
 //   `{ ok: false, error: WireError }` carrying the user-facing message, rather than rejecting:
 //   Comlink keeps only the name and message of a thrown Error, and the UI needs `code`.
 // - A rejection is a bug of ours, or the worker itself stopping (see client.ts).
 //
-// What exists so far is below. Loading a model and a dataset, memory estimates, training
-// (pause / resume / stop), generation, evaluation, export and saved runs (issue #7) join this
-// interface as they are implemented, each with its types in this file.
+// The workflow is stateful on the engine's side, one of each at a time: a loaded base model, a
+// dataset tokenized with that model's tokenizer, at most one training run, and the adapter of the
+// last run. Not here yet (issue #7 lists them): pause/resume, checkpoints and resuming a run,
+// Hub downloads, a memory estimate before training, generation and evaluation, merged export.
 
 import type { AdapterSummary } from '../engine/device.ts';
+import type { DatasetOptions, DatasetSummary, ExamplePreviewView } from './api_data.ts';
+import type { ModelCard } from './api_model.ts';
+import type { SavedRun, SavedRunSummary, SettingsSchema, SettingsInput, SettingsProblem, TrainCallbacks, TrainSummary } from './api_train.ts';
 
 export type { AdapterSummary };
+export type * from './api_data.ts';
+export type * from './api_model.ts';
+export type * from './api_train.ts';
 
 /** An error as it crosses the worker boundary: `WebtuneError.toJSON()`. */
 export interface WireError {
@@ -25,7 +33,7 @@ export interface WireError {
    * names, so branch on `code`, never on this.
    */
   name: string;
-  /** Stable identifier for tests and branching, e.g. `webgpu_unavailable`. */
+  /** Stable identifier for tests and branching, e.g. `webgpu_unavailable`, `bad_dataset`. */
   code: string;
   /** Written for the user: what happened and what to do. */
   message: string;
@@ -37,6 +45,15 @@ export type Outcome<T> = ({ ok: true } & T) | { ok: false; error: WireError };
 /** What the engine found when it asked for a GPU: the adapter, or why there is none. */
 export type GpuProbe = Outcome<{ adapter: AdapterSummary }>;
 
+/** How far a long operation has got; `total` 0 when unknown. `stage` is a short phrase for the UI. */
+export interface Progress {
+  stage: string;
+  done: number;
+  total: number;
+}
+
+export type ProgressCallback = (p: Progress) => void;
+
 export interface EngineApi {
   /**
    * Acquires the GPU device (once; later calls reuse it until the device is lost) and describes
@@ -44,4 +61,64 @@ export interface EngineApi {
    * (insecure origin, no WebGPU in this browser, GPU blocked or driver missing).
    */
   probeGpu(): Promise<GpuProbe>;
+
+  /**
+   * Builds the built-in demo model (model/demo_model.ts: seeded random weights, UNTRAINED, with the
+   * tokenizer shipped in public/demo-model/) and loads it onto the GPU in NF4. Replaces any model
+   * loaded before (and forgets its dataset, which was tokenized for it).
+   */
+  loadDemoModel(onProgress?: ProgressCallback): Promise<Outcome<{ model: ModelCard }>>;
+
+  /**
+   * Loads a Hugging Face model folder the user picked or dropped: config.json, *.safetensors
+   * (sharded or not), tokenizer.json and tokenizer_config.json. Files with a webkitRelativePath
+   * keep their folder's name. Errors name the file and field (`unsupported_model`, `bad_model_folder` …).
+   */
+  loadModelFiles(files: File[], onProgress?: ProgressCallback): Promise<Outcome<{ model: ModelCard }>>;
+
+  /**
+   * Streams a JSONL file through the loaded model's tokenizer: detects the format, masks each
+   * example (trained tokens), gathers statistics and warnings. A bad line gives `bad_dataset` with
+   * "file:line: reason". `model` options default to the current settings' defaults; training
+   * re-reads the file itself when its settings change them. Needs a loaded model (`no_model`).
+   */
+  loadDataset(file: File, options: Partial<DatasetOptions>, onProgress?: ProgressCallback): Promise<Outcome<{ dataset: DatasetSummary }>>;
+
+  /** Example `index` (0-based among the kept examples) token by token, trained tokens marked. */
+  previewExample(index: number): Promise<Outcome<{ preview: ExamplePreviewView }>>;
+
+  /** Every training setting the UI shows: labels, hints, bounds, defaults and presets. */
+  settingsSchema(): Promise<SettingsSchema>;
+
+  /** The problems of a settings record, at most one per field, each phrased for its label. */
+  validateSettings(input: SettingsInput): Promise<SettingsProblem[]>;
+
+  /**
+   * Trains a LoRA adapter on the loaded model and dataset. Resolves when the run ends: finished,
+   * stopped by `stop()` (then `summary.stoppedAt` is set), or failed (`ok: false`). Each step,
+   * evaluation and event is reported through `callbacks` (a `Comlink.proxy`). The run is saved
+   * (settings, metrics, then the adapter) under saved runs as it goes; its adapter is kept for
+   * `exportAdapter()`. One run at a time (`busy`).
+   */
+  train(settings: SettingsInput, callbacks: TrainCallbacks): Promise<Outcome<{ summary: TrainSummary }>>;
+
+  /** Asks the running training to stop after its current step; no-op when none runs. */
+  stop(): Promise<void>;
+
+  /** The last run's adapter as a PEFT .zip (transferred). `no_adapter` before any run. */
+  exportAdapter(): Promise<Outcome<{ fileName: string; bytes: Uint8Array }>>;
+
+  /** Saved runs, newest first (a run left "running" by a closed tab is listed as interrupted). */
+  listRuns(): Promise<Outcome<{ runs: SavedRunSummary[] }>>;
+
+  /** One saved run with its settings and metric history. */
+  getRun(id: string): Promise<Outcome<{ run: SavedRun }>>;
+
+  renameRun(id: string, name: string): Promise<Outcome<{ run: SavedRunSummary }>>;
+
+  /** Deletes the run and its adapter. */
+  deleteRun(id: string): Promise<Outcome<object>>;
+
+  /** A saved run's adapter .zip (transferred); `no_adapter` when the run ended before it had one. */
+  runAdapter(id: string): Promise<Outcome<{ fileName: string; bytes: Uint8Array }>>;
 }

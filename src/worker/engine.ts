@@ -1,28 +1,201 @@
+import * as Comlink from 'comlink';
 import { acquireBrowserDevice } from '../engine/browser_gpu.ts';
 import type { GpuContext } from '../engine/device.ts';
-import type { EngineApi, GpuProbe } from './api.ts';
+import { Runtime } from '../engine/runtime.ts';
+import { InputError } from '../errors.ts';
+import { filesFolder, type ModelFolder } from '../formats/model_folder.ts';
+import { demoModelFolder, type DemoTokenizerFiles } from '../model/demo_model.ts';
+import { indexedDbKeyValue, type KeyValue } from '../storage/key_value.ts';
+import { RunStore } from '../storage/run_store.ts';
+import { DEFAULT_TRAIN_CONFIG } from '../train/config.ts';
+import type { DatasetOptions, EngineApi, GpuProbe, Outcome, ProgressCallback, RunHistory, SettingsInput, TrainCallbacks } from './api.ts';
+import { loadDatasetSession, previewView, sameOptions, type DatasetSession } from './dataset_session.ts';
+import { fetchDemoTokenizer, loadModelSession, type ModelSession } from './model_session.ts';
+import { RunsApi } from './runs_api.ts';
+import { checkSettings, settingsSchema } from './settings_schema.ts';
+import { trainRun } from './training_run.ts';
 import { toWireError } from './wire_error.ts';
+
+export interface EngineOptions {
+  /** Device acquisition: the page's or worker's `navigator.gpu` by default; `acquireNodeDevice` in Node. */
+  acquire?: () => Promise<GpuContext>;
+  /** The demo model's tokenizer files: fetched from public/demo-model/ by default. */
+  demoTokenizer?: () => Promise<DemoTokenizerFiles>;
+  /** Where saved runs live: IndexedDB by default; `memoryKeyValue()` in tests. */
+  storage?: KeyValue;
+}
 
 /**
  * The engine behind the worker API. A plain class: the worker exposes one instance through
- * Comlink, and tests and the CLI construct it directly, passing the device acquisition that suits
- * them (the default is the page's or worker's `navigator.gpu`; in Node, `acquireNodeDevice`).
+ * Comlink, and tests and the CLI construct it directly with the device and storage that suit them.
+ * It holds one loaded model, one dataset, at most one training run and the last run's adapter.
  */
 export class Engine implements EngineApi {
   readonly #acquire: () => Promise<GpuContext>;
+  readonly #demoTokenizer: () => Promise<DemoTokenizerFiles>;
+  readonly #runs: RunsApi;
   #gpu: Promise<GpuContext> | undefined;
+  #rt: { gpu: GpuContext; rt: Runtime } | undefined;
+  #model: ModelSession | undefined;
+  #dataset: DatasetSession | undefined;
+  #training: AbortController | undefined;
+  #liveRunId: string | null = null;
+  #adapter: { fileName: string; bytes: Uint8Array } | undefined;
 
-  constructor(acquire: () => Promise<GpuContext> = acquireBrowserDevice) {
-    this.#acquire = acquire;
+  constructor(acquireOrOptions: (() => Promise<GpuContext>) | EngineOptions = {}) {
+    const options = typeof acquireOrOptions === 'function' ? { acquire: acquireOrOptions } : acquireOrOptions;
+    this.#acquire = options.acquire ?? acquireBrowserDevice;
+    this.#demoTokenizer = options.demoTokenizer ?? (() => fetchDemoTokenizer());
+    this.#runs = new RunsApi(new RunStore<RunHistory>(options.storage ?? indexedDbKeyValue()), () => this.#liveRunId);
   }
 
   async probeGpu(): Promise<GpuProbe> {
-    try {
-      const gpu = await this.#device();
-      return { ok: true, adapter: gpu.adapter };
-    } catch (e) {
-      return { ok: false, error: toWireError(e) };
+    return attempt(async () => ({ adapter: (await this.#device()).adapter }));
+  }
+
+  loadDemoModel(progressTo?: ProgressCallback) {
+    const onProgress = quietly(progressTo);
+    return attempt(async () => {
+      progress(onProgress, 'Fetching the demo tokenizer');
+      const tokenizer = await this.#demoTokenizer();
+      progress(onProgress, 'Generating the demo model (seeded random weights)');
+      return { model: await this.#loadModel(demoModelFolder(tokenizer), true, onProgress) };
+    });
+  }
+
+  loadModelFiles(files: File[], progressTo?: ProgressCallback) {
+    const onProgress = quietly(progressTo);
+    return attempt(async () => ({ model: await this.#loadModel(filesFolder(files), false, onProgress) }));
+  }
+
+  loadDataset(file: File, options: Partial<DatasetOptions>, progressTo?: ProgressCallback) {
+    const onProgress = quietly(progressTo);
+    return attempt(async () => {
+      const model = this.#requireModel();
+      this.#idle();
+      const full: DatasetOptions = { format: DEFAULT_TRAIN_CONFIG.format, maxLength: DEFAULT_TRAIN_CONFIG.maxLength, lossOn: DEFAULT_TRAIN_CONFIG.lossOn, ...options };
+      // Forget the old dataset first: a failed load must not leave it looking current.
+      this.#dataset = undefined;
+      this.#dataset = await loadDatasetSession(file, file.name, model.tokenizer, full, onProgress);
+      return { dataset: this.#dataset.summary };
+    });
+  }
+
+  previewExample(index: number) {
+    return attempt(async () => {
+      if (!this.#dataset) throw new InputError('no_dataset', 'Load a dataset first: drop a JSONL file on the page or pick one.');
+      return { preview: previewView(this.#dataset, index) };
+    });
+  }
+
+  async settingsSchema() {
+    return settingsSchema();
+  }
+
+  async validateSettings(input: SettingsInput) {
+    return checkSettings(input).problems;
+  }
+
+  train(settings: SettingsInput, callbacks: TrainCallbacks) {
+    return attempt(async () => {
+      const { config, problems } = checkSettings(settings);
+      if (problems.length) throw new InputError('bad_train_config', `Fix the settings first: ${problems.map((p) => p.message).join('; ')}`);
+      this.#requireModel();
+      if (!this.#dataset) throw new InputError('no_dataset', 'Load a dataset first: drop a JSONL file on the page or pick one.');
+      this.#idle();
+      const controller = new AbortController();
+      this.#training = controller;
+      try {
+        const { rt } = await this.#runtime();
+        // Settings that change how the base is held or how the data is tokenized take effect here.
+        let model = this.#model!;
+        if (model.quant !== config.quant || model.doubleQuant !== config.doubleQuant) {
+          model = await this.#reload(model.folder, model.untrained, config.quant, config.doubleQuant);
+        }
+        let dataset = this.#dataset!;
+        const wanted: DatasetOptions = { format: config.format, maxLength: config.maxLength, lossOn: config.lossOn };
+        if (!sameOptions(dataset.options, wanted) || dataset.tokenizer !== model.tokenizer) {
+          dataset = await loadDatasetSession(dataset.file, dataset.name, model.tokenizer, wanted);
+          this.#dataset = dataset;
+        }
+        this.#adapter = undefined;
+        const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, signal: controller.signal, onRunStart: (id) => (this.#liveRunId = id) });
+        this.#adapter = out.adapter;
+        return { summary: out.summary };
+      } finally {
+        this.#training = undefined;
+        this.#liveRunId = null;
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#training?.abort();
+  }
+
+  async exportAdapter() {
+    return withTransfer(
+      await attempt(async () => {
+        if (!this.#adapter) throw new InputError('no_adapter', 'There is no adapter yet: train first (a stopped run has one too).');
+        // A copy goes out (and is transferred), so the engine keeps its own for the next export.
+        return { fileName: this.#adapter.fileName, bytes: this.#adapter.bytes.slice() };
+      }),
+    );
+  }
+
+  listRuns() {
+    return attempt(() => this.#runs.list());
+  }
+
+  getRun(id: string) {
+    return attempt(() => this.#runs.get(id));
+  }
+
+  renameRun(id: string, name: string) {
+    return attempt(() => this.#runs.rename(id, name));
+  }
+
+  deleteRun(id: string) {
+    return attempt(() => this.#runs.delete(id));
+  }
+
+  async runAdapter(id: string) {
+    return withTransfer(await attempt(() => this.#runs.adapter(id)));
+  }
+
+  async #loadModel(folder: ModelFolder, untrained: boolean, onProgress?: ProgressCallback) {
+    this.#idle();
+    return (await this.#reload(folder, untrained, DEFAULT_TRAIN_CONFIG.quant, DEFAULT_TRAIN_CONFIG.doubleQuant, onProgress)).card;
+  }
+
+  /** Replaces the loaded model: everything on the GPU belonged to the old one, so all of it goes. */
+  async #reload(folder: ModelFolder, untrained: boolean, quant: 'nf4' | 'none', doubleQuant: boolean, onProgress?: ProgressCallback): Promise<ModelSession> {
+    const { rt } = await this.#runtime();
+    this.#model = undefined;
+    this.#dataset = undefined;
+    rt.arena.releaseAll();
+    this.#model = await loadModelSession(rt, folder, { quant, doubleQuant, untrained, onProgress });
+    return this.#model;
+  }
+
+  #requireModel(): ModelSession {
+    if (!this.#model) throw new InputError('no_model', 'Load a model first: the dataset is tokenized with the model’s own tokenizer.');
+    return this.#model;
+  }
+
+  #idle(): void {
+    if (this.#training) throw new InputError('busy', 'A training run is in progress: stop it first.');
+  }
+
+  /** One Runtime per device; a lost device takes the model and dataset with it. */
+  async #runtime(): Promise<{ gpu: GpuContext; rt: Runtime }> {
+    const gpu = await this.#device();
+    if (this.#rt?.gpu !== gpu) {
+      this.#rt = { gpu, rt: new Runtime(gpu) };
+      this.#model = undefined;
+      this.#dataset = undefined;
     }
+    return this.#rt;
   }
 
   /**
@@ -40,4 +213,36 @@ export class Engine implements EngineApi {
     }
     return this.#gpu;
   }
+}
+
+/** Runs `fn`, turning a thrown error into `{ ok: false, error }` for the UI. */
+async function attempt<T extends object>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, ...(await fn()) };
+  } catch (e) {
+    return { ok: false, error: toWireError(e) };
+  }
+}
+
+/** Marks the zip's buffer for transfer: Comlink moves it to the page instead of copying it. */
+function withTransfer<T extends Outcome<{ bytes: Uint8Array }>>(out: T): T {
+  return out.ok ? Comlink.transfer(out, [out.bytes.buffer]) : out;
+}
+
+/**
+ * A UI callback that can never fail the engine's work: a Comlink proxy returns a promise that
+ * rejects when the page has gone, and a progress report is not worth an error.
+ */
+export function quietly<A extends unknown[]>(fn: ((...args: A) => unknown) | undefined): (...args: A) => void {
+  return (...args) => {
+    try {
+      void Promise.resolve(fn?.(...args)).catch(() => undefined);
+    } catch {
+      // The caller stopped listening.
+    }
+  };
+}
+
+function progress(onProgress: ProgressCallback | undefined, stage: string): void {
+  quietly(onProgress)({ stage, done: 0, total: 0 });
 }

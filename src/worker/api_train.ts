@@ -1,0 +1,140 @@
+// Types of the training, settings and saved-runs half of the worker API (api.ts).
+
+/** How a setting is typed and bounded (train/config.ts's FieldKind, as plain data). */
+export type SettingKind =
+  | { type: 'int'; min: number; max: number; nullable?: boolean }
+  | { type: 'number'; min: number; max: number; minOpen?: boolean; maxOpen?: boolean; nullable?: boolean }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'modules'; values: readonly string[] };
+
+export interface SettingSpec {
+  /** The TrainConfig key, e.g. `loraR`. */
+  field: string;
+  /** The `webtune train` flag without "--", for people who know the CLI. */
+  flag: string;
+  label: string;
+  /** One line: what it does. */
+  doc: string;
+  /** One line from practice ("1e-4 to 5e-4"), or null. */
+  advice: string | null;
+  kind: SettingKind;
+  /** The group the form shows it in. */
+  group: 'Schedule' | 'LoRA adapter' | 'Data' | 'Advanced';
+}
+
+export interface SettingsPreset {
+  id: string;
+  name: string;
+  /** What it gives and what it costs. */
+  trade: string;
+  /** The fields it sets, with their values. */
+  settings: Record<string, unknown>;
+}
+
+export interface SettingsSchema {
+  fields: SettingSpec[];
+  defaults: Record<string, unknown>;
+  presets: SettingsPreset[];
+}
+
+/** Setting values by TrainConfig key; absent keys take their defaults. */
+export type SettingsInput = Record<string, unknown>;
+
+export interface SettingsProblem {
+  field: string;
+  /** The whole sentence, starting with the setting's label. */
+  message: string;
+}
+
+/** One optimizer step, as charted. */
+export interface StepPoint {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Real tokens this step processed. */
+  tokens: number;
+  /** Tokens per second over this step. */
+  tokensPerS: number;
+  elapsedS: number;
+  skipped: boolean;
+}
+
+export interface EvalPoint {
+  step: number;
+  evalLoss: number;
+}
+
+export interface RunEvent {
+  /** Seconds since the run started. */
+  atS: number;
+  text: string;
+}
+
+/** What a run will do, sent once before its first step. */
+export interface RunPlan {
+  runId: string;
+  totalSteps: number;
+  stepsPerEpoch: number;
+  trainExamples: number;
+  evalExamples: number;
+  /** GPU bytes by category once the adapter, optimizer and activations are allocated. */
+  memory: Record<string, number>;
+}
+
+/** Pass as `Comlink.proxy({...})`; every member optional. */
+export interface TrainCallbacks {
+  onPlan?(plan: RunPlan): void;
+  onStep?(step: StepPoint): void;
+  onEval?(point: EvalPoint): void;
+  onEvent?(event: RunEvent): void;
+}
+
+export interface TrainSummary {
+  runId: string;
+  steps: number;
+  totalSteps: number;
+  /** Set when stopped before the end: the last step done. */
+  stoppedAt: number | null;
+  finalLoss: number | null;
+  finalEvalLoss: number | null;
+  elapsedS: number;
+  peakGpuBytes: number;
+  adapterBytes: number;
+}
+
+export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed' | 'interrupted';
+
+export interface SavedRunSummary {
+  id: string;
+  name: string;
+  /** ms since the epoch. */
+  createdAt: number;
+  updatedAt: number;
+  status: RunStatus;
+  model: string;
+  dataset: string;
+  steps: number;
+  totalSteps: number;
+  finalLoss: number | null;
+  finalEvalLoss: number | null;
+  /** Size of the saved adapter .zip; 0 when there is none. */
+  adapterBytes: number;
+  /** Why it failed, when it did. */
+  error: string | null;
+}
+
+export interface RunHistory {
+  steps: StepPoint[];
+  evals: EvalPoint[];
+  events: RunEvent[];
+}
+
+export interface SavedRun extends SavedRunSummary {
+  /** The validated TrainConfig the run used. */
+  settings: Record<string, unknown>;
+  history: RunHistory;
+}
