@@ -14,7 +14,7 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const ALLOWED: Record<string, readonly string[]> = {
   // The UI reaches the engine only through the worker client and the API's types.
   ui: ['ui', 'worker/client.ts', 'worker/api.ts', 'errors'],
-  worker: ['worker', 'train', 'model', 'data', 'formats', 'storage', 'engine', 'errors'],
+  worker: ['worker', 'train', 'model', 'eval', 'data', 'formats', 'storage', 'engine', 'errors'],
   // train, model: the GPU layers above kernels; formats and data are below all GPU code.
   train: ['train', 'model', 'kernels', 'engine', 'formats', 'data', 'errors'],
   model: ['model', 'kernels', 'engine', 'formats', 'errors'],
@@ -24,7 +24,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   formats: ['formats', 'data', 'storage', 'errors'],
   data: ['formats', 'data', 'storage', 'errors'],
   storage: ['formats', 'data', 'storage', 'errors'],
-  cli: ['cli', 'worker', 'train', 'model', 'kernels', 'engine', 'formats', 'data', 'storage', 'shaders', 'errors'],
+  // Scoring generated text (issue #6): plain CPU code over strings and parsed examples.
+  eval: ['eval', 'data', 'formats', 'errors'],
+  cli: ['cli', 'worker', 'train', 'model', 'kernels', 'engine', 'eval', 'formats', 'data', 'storage', 'shaders', 'errors'],
   errors: [],
 };
 
@@ -145,7 +147,7 @@ describe('layers (DESIGN §1)', () => {
         'src/plugins/extra.ts: src/plugins/ is not a layer of DESIGN §1; add it to ALLOWED in tests/unit/layers.test.ts',
         "src/ui/App.svelte: imports '../worker/engine.ts' (worker), but ui may import only ui, worker/client.ts, worker/api.ts, errors",
         "src/ui/state.svelte.ts: imports '../worker/api.ts' without `import type`; the UI takes only types from it",
-        "src/worker/engine.ts: imports '../ui/types.ts' (ui), but worker may import only worker, train, model, data, formats, storage, engine, errors",
+        "src/worker/engine.ts: imports '../ui/types.ts' (ui), but worker may import only worker, train, model, eval, data, formats, storage, engine, errors",
       ]);
     } finally {
       rmSync(root, { recursive: true, force: true });
