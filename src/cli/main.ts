@@ -9,6 +9,8 @@ const verbs: Record<string, Verb> = {
   inspect: { summary: 'inspect <model-dir | file.safetensors>   config, tensors, NF4 size', load: () => import('./inspect.ts') },
   quantize: { summary: 'quantize --model DIR --out DIR [--no-double-quant]   write the NF4 base', load: () => import('./quantize.ts') },
   data: { summary: 'data --model DIR --data FILE.jsonl [...]   check, tokenize and preview a dataset', load: () => import('./data.ts') },
+  merge: { summary: 'merge --model DIR --adapter DIR|ZIP --out DIR [--shard-size 2GB] [--from-nf4]   merge an adapter into the base', load: () => import('./merge.ts') },
+  export: { summary: 'export --adapter DIR --zip FILE [--model DIR]   an adapter folder as one .zip', load: () => import('./export.ts') },
   train: { summary: 'train --model DIR --data FILE.jsonl --out DIR [...]   QLoRA fine-tuning; --help lists every flag', load: () => import('./train.ts') },
 };
 
