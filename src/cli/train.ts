@@ -15,7 +15,10 @@ import { adapterModelCard } from '../formats/peft_card.ts';
 import { loadBaseModel } from '../model/load_base.ts';
 import { Model } from '../model/model.ts';
 import { adapterSettingsFor, modelCardSettings, withAdapterSettings } from '../train/config_adapter.ts';
-import { parseTrainArgs, trainUsage } from '../train/config_args.ts';
+import { parseTrainArgs, trainConfigFromArgs, trainUsage } from '../train/config_args.ts';
+import { TrainConfigError } from '../train/config.ts';
+import type { Checkpoint } from '../train/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint_dir.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { loraInitStream } from '../train/rng.ts';
 import { Trainer, type TrainResult } from '../train/trainer.ts';
@@ -28,18 +31,21 @@ import { progressPrinter } from './progress.ts';
 // `webtune train --model DIR --data FILE --out DIR [...]`: QLoRA fine-tuning from the command
 // line, the same Engine pieces the web app uses. At the end --out holds a PEFT adapter
 // (adapter_model.safetensors, adapter_config.json, README.md) and, with --log, one JSON object
-// per optimizer step and per evaluation.
+// per optimizer step and per evaluation; --out/checkpoints/ holds the latest resumable checkpoint
+// (every epoch, and every --checkpoint-every steps), which `--resume` continues from.
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   if (argv.includes('--help')) {
     io.out(trainUsage());
     return 0;
   }
-  let config = parseTrainArgs(argv);
+  const resume = await resumeFrom(argv);
+  let config = resume?.config ?? parseTrainArgs(argv);
   const tokenizer = await loadModelTokenizer(config.model!);
   const data = await loadTrainData(config, tokenizer);
   for (const w of data.warnings) io.err(`webtune: warning: ${w}\n`);
-  if (config.log) await writeFile(config.log, '');
+  // A resumed run appends to its log; a new one starts it afresh.
+  if (config.log && !resume) await writeFile(config.log, '');
 
   return withCliRuntime(io, async (rt) => {
     const folder = await openNodeFolder(config.model!);
@@ -63,6 +69,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     });
     await rt.arena.checkAllocations();
     if (init) model.importLora(new Map(init.weights.map((w) => [w.target.path, { A: w.a, B: w.b }])));
+    const out = config.out!;
 
     const printer = progressPrinter(io, Boolean(process.stderr.isTTY) && io.runtime === undefined);
     const log = (record: object) => (config.log ? appendFile(config.log, `${JSON.stringify(record)}\n`) : Promise.resolve());
@@ -74,19 +81,37 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       },
       onEval: (e) => void pending.push(log({ step: e.step, eval_loss: e.evalLoss })),
       onEvent: (text) => printer.line(`webtune: ${text}`),
+      onCheckpoint: async (c) => void (await saveCheckpoint(out, c)),
     });
+    if (resume) {
+      trainer.restore(resume.checkpoint);
+      io.err(`webtune: resuming after step ${resume.checkpoint.state.step} of ${trainer.plan.totalSteps}\n`);
+    }
     io.err(`webtune: ${data.train.length} training examples, ${data.eval.length} eval; ${trainer.plan.totalSteps} optimizer steps\n`);
     const result = await trainer.run();
     printer.end();
     await Promise.all(pending);
 
-    const out = config.out!;
     await mkdir(out, { recursive: true });
     const adapter = await exportAdapter(model, base.config, config, result, data.file);
     for (const [name, bytes] of adapterFiles(adapter)) await writeFile(join(out, name), bytes);
     io.out(summary(result, model.memory.peakTotal, out));
     return 0;
   });
+}
+
+/**
+ * `--resume DIR`: the checkpoint's settings win (it must continue the same run); only --log may be
+ * given again. Returns null when not resuming.
+ */
+async function resumeFrom(argv: string[]): Promise<{ checkpoint: Checkpoint; config: TrainConfig } | null> {
+  const { config: flags, problems } = trainConfigFromArgs(argv);
+  if (flags.resume === null) return null;
+  const others = problems.filter((p) => !(['model', 'data', 'out'].includes(p.field) && p.message === 'is required'));
+  if (others.length) throw new TrainConfigError(others);
+  const checkpoint = await loadCheckpoint(flags.resume);
+  const saved = checkpoint.state.config;
+  return { checkpoint, config: { ...saved, resume: flags.resume, log: flags.log ?? saved.log } };
 }
 
 interface TrainData {

@@ -61,8 +61,20 @@ export class AdamW {
     return { gradNorm: s[GradNormState.norm], nonFinite: s[GradNormState.nonFinite] !== 0 };
   }
 
-  /** The moments, for checkpoints (m then v, in parameter order). */
-  moments(): { m: readonly GPUBuffer[]; v: readonly GPUBuffer[] } {
-    return { m: this.m, v: this.v };
+  /** The moments read back, for checkpoints (in parameter order). */
+  async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[] }> {
+    const read = (bs: GPUBuffer[]) => Promise.all(bs.map(async (b, i) => new Float32Array(await readBuffer(this.rt.device, b, 0, this.params[i].count * 4))));
+    return { m: await read(this.m), v: await read(this.v) };
+  }
+
+  /** Restores moments saved by readMoments (resume). */
+  writeMoments(moments: { m: readonly Float32Array[]; v: readonly Float32Array[] }): void {
+    for (const [name, host, gpu] of [['m', moments.m, this.m], ['v', moments.v, this.v]] as const) {
+      if (host.length !== gpu.length) throw new Error(`AdamW ${name}: ${host.length} tensors given, ${gpu.length} expected`);
+      host.forEach((values, i) => {
+        if (values.length !== this.params[i].count) throw new Error(`AdamW ${name}[${i}]: ${values.length} values given, ${this.params[i].count} expected`);
+        this.rt.device.queue.writeBuffer(gpu[i], 0, values.buffer, values.byteOffset, values.byteLength);
+      });
+    }
   }
 }

@@ -25,6 +25,9 @@ export interface TrainableModel {
   /** The sums, read back (4 bytes each). */
   readLossSum(): Promise<number>;
   readEvalLossSum(): Promise<number>;
+  /** LoRA A and B read back / written, keyed by PEFT module path (checkpoints, resume). */
+  exportLora(): Promise<Map<string, { A: Float32Array; B: Float32Array }>>;
+  importLora(weights: ReadonlyMap<string, { A: Float32Array; B: Float32Array }>): void;
   /** LoRA A and B of every target, in one fixed order, and their gradients in the same order. */
   loraParameters(): ParamSlice[];
   loraGradients(): ParamSlice[];

@@ -8,6 +8,7 @@ import { AdamW } from './optimizer.ts';
 import { streamKey } from './rng.ts';
 import { lrForUpdate, lrSchedule, trainingPlan, updateWindow, type LrSchedule, type TrainingPlan } from './schedule.ts';
 import type { TrainableModel } from './trainable.ts';
+import type { Checkpoint } from './checkpoint.ts';
 
 // The training loop, with the exact semantics of issue #4 (and formats.md §5):
 // - optimizer update k (1-based) consumes the micro-batches updateWindow(k) of its epoch;
@@ -42,8 +43,10 @@ export interface EvalMetrics {
 export interface TrainerCallbacks {
   onStep?(m: StepMetrics): void;
   onEval?(m: EvalMetrics): void;
-  /** Lines for an event log: epochs, evaluations, skipped steps. */
+  /** Lines for an event log: epochs, evaluations, skipped steps, checkpoints. */
   onEvent?(text: string): void;
+  /** Called (and awaited) at the end of every epoch and every checkpointEvery updates. */
+  onCheckpoint?(checkpoint: Checkpoint): Promise<void>;
 }
 
 export class TrainingDivergedError extends WebtuneError {
@@ -66,6 +69,9 @@ export class Trainer {
   private readonly epochPlans = new Map<number, number[][]>();
   /** Updates applied so far (AdamW's step counter; skipped steps do not count). */
   private applied = 0;
+  /** Updates completed so far (resume starts after them). */
+  private completed = 0;
+  private readonly history: TrainResult = { steps: [], evals: [], stoppedAt: null };
 
   constructor(
     private readonly rt: Runtime,
@@ -86,16 +92,38 @@ export class Trainer {
     this.optimizer = new AdamW(rt, model.loraParameters(), model.loraGradients(), { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
   }
 
+  /** Continues from a checkpoint: LoRA, AdamW moments, counters and history. */
+  restore(c: Checkpoint): void {
+    this.model.importLora(c.lora);
+    this.optimizer.writeMoments(c.moments);
+    this.completed = c.state.step;
+    this.applied = c.state.applied;
+    this.history.steps.push(...c.state.history.steps);
+    this.history.evals.push(...c.state.history.evals);
+  }
+
+  /** The run's state now, for a checkpoint. */
+  async snapshot(): Promise<Checkpoint> {
+    return {
+      state: { step: this.completed, applied: this.applied, config: this.config, history: { steps: [...this.history.steps], evals: [...this.history.evals] } },
+      lora: await this.model.exportLora(),
+      moments: await this.optimizer.readMoments(),
+    };
+  }
+
+  /** Runs the remaining updates; the result holds the whole history (including before a resume). */
   async run(signal?: AbortSignal): Promise<TrainResult> {
-    const result: TrainResult = { steps: [], evals: [], stoppedAt: null };
-    const start = performance.now();
+    const result = this.history;
+    // Elapsed time continues across a resume.
+    const start = performance.now() - 1000 * (result.steps.at(-1)?.elapsedS ?? 0);
     let nonFiniteInARow = 0;
-    for (let k = 1; k <= this.plan.totalSteps; k++) {
+    for (let k = this.completed + 1; k <= this.plan.totalSteps; k++) {
       if (signal?.aborted) {
         result.stoppedAt = k - 1;
         break;
       }
       const m = await this.step(k, start);
+      this.completed = k;
       result.steps.push(m);
       this.callbacks.onStep?.(m);
       if (m.skipped) {
@@ -111,6 +139,11 @@ export class Trainer {
         result.evals.push(e);
         this.callbacks.onEval?.(e);
         this.callbacks.onEvent?.(`step ${k}: eval loss ${e.evalLoss.toFixed(4)}`);
+      }
+      const save = this.config.checkpointEvery;
+      if (this.callbacks.onCheckpoint && (endOfEpoch || (save !== null && k % save === 0))) {
+        await this.callbacks.onCheckpoint(await this.snapshot());
+        this.callbacks.onEvent?.(`step ${k}: checkpoint saved`);
       }
     }
     return result;

@@ -9,6 +9,7 @@ import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/train/config.t
 import { lrForUpdate } from '../../src/train/schedule.ts';
 import { Trainer, TrainingDivergedError } from '../../src/train/trainer.ts';
 import type { ParamSlice, TrainableModel } from '../../src/train/trainable.ts';
+import { checkpointFiles, parseCheckpoint, type Checkpoint } from '../../src/train/checkpoint.ts';
 import { adamwStep as referenceAdamw } from '../reference/adamw.ts';
 import { gradNorm as referenceGradNorm } from '../reference/grad_norm.ts';
 
@@ -72,6 +73,16 @@ class ScriptedModel implements TrainableModel {
 
   async readEvalLossSum(): Promise<number> {
     return new Float32Array(await readBuffer(this.rt.device, this.evalLoss, 0, 4))[0];
+  }
+
+  async exportLora(): Promise<Map<string, { A: Float32Array; B: Float32Array }>> {
+    const A = new Float32Array(await readBuffer(this.rt.device, this.param, 0, N * 4));
+    return new Map([['p', { A, B: new Float32Array(0) }]]);
+  }
+
+  importLora(weights: ReadonlyMap<string, { A: Float32Array; B: Float32Array }>): void {
+    const A = weights.get('p')!.A;
+    this.rt.device.queue.writeBuffer(this.param, 0, A.buffer as ArrayBuffer, A.byteOffset, A.byteLength);
   }
 
   loraParameters(): ParamSlice[] {
@@ -155,6 +166,35 @@ describeGpu('trainer semantics', () => {
     const param = new Float32Array(await readBuffer(rt.device, model.param, 0, N * 4));
     const expected = 0.5 * (1 - 2e-4 * 0.01) - 2e-4;
     param.forEach((p) => expect(p).toBeCloseTo(expected, 6));
+  });
+
+  it('resumes from a checkpoint exactly: same parameters, moments, counters and history as an unbroken run', async () => {
+    const grads: Record<number, number[]> = { 0: [1, -2, 3, 0.5, 0, 1], 1: [0.2, 0.1, -0.3, 2, 1, 0], 2: [NaN, 0, 0, 0, 0, 0], 3: [-1, 1, -1, 1, -1, 1], 4: [0.3, 0.3, 0.3, 0.1, 0.2, 0.9] };
+    const cfg = config({ batchSize: 1, gradAccum: 1, epochs: 1, maxSteps: null, lr: 0.05, checkpointEvery: 3 });
+    const data = () => ({ train: new Batcher(examples([2, 3, 2, 4, 1]), 0, { batchSize: 1, order: 'file', maxLength: 64 }) });
+    const whole = new ScriptedModel(rt, (id) => grads[id]);
+    const unbroken = await new Trainer(rt, whole, cfg, data()).run();
+    const expected = new Float32Array(await readBuffer(rt.device, whole.param, 0, N * 4));
+
+    const saved: Checkpoint[] = [];
+    const first = new ScriptedModel(rt, (id) => grads[id]);
+    const controller = new AbortController();
+    await new Trainer(rt, first, cfg, data(), {
+      onCheckpoint: async (c) => {
+        saved.push(await parseCheckpoint(checkpointFiles(c), 'mem'));
+        controller.abort(); // "crash" right after the step-3 checkpoint
+      },
+    }).run(controller.signal);
+    expect(saved.map((c) => c.state.step)).toEqual([3]);
+    expect(saved[0].state.applied).toBe(2); // step 3 was skipped (NaN)
+
+    const second = new ScriptedModel(rt, (id) => grads[id]);
+    const resumed = new Trainer(rt, second, cfg, data());
+    resumed.restore(saved[0]);
+    const result = await resumed.run();
+    expect(second.calls.map((c) => c.firstId)).toEqual([3, 4]);
+    expect(result.steps.map((s) => [s.step, s.loss, s.lr, s.skipped])).toEqual(unbroken.steps.map((s) => [s.step, s.loss, s.lr, s.skipped]));
+    expect(new Float32Array(await readBuffer(rt.device, second.param, 0, N * 4))).toEqual(expected);
   });
 
   it('evaluates at the end of every epoch and every evalEvery updates, over the whole eval set', async () => {

@@ -1,5 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeGpu, gpuRuntime } from '../helpers/gpu.ts';
@@ -85,6 +85,26 @@ describeGpu('webtune train', () => {
       losses.push((await readLog(log)).map((l) => l.loss ?? l.eval_loss));
     }
     expect(losses[0]).toEqual(losses[1]);
+  });
+
+  it('resumes from a checkpoint with the same losses as the uninterrupted run', async () => {
+    const out = join(dir, 'ckpt');
+    const log = join(dir, 'ckpt.jsonl');
+    const io = memoryIo(rt);
+    expect(await main(['train', ...common('0.1'), '--out', out, '--max-steps', '4', '--checkpoint-every', '2', '--lr', '1e-2', '--log', log], io), io.stderr).toBe(0);
+    const whole = (await readLog(log)).filter((l) => l.loss !== undefined);
+    const resumedLog = join(dir, 'resumed.jsonl');
+    const again = memoryIo(rt);
+    expect(await main(['train', '--resume', join(out, 'checkpoints', 'step-000002'), '--log', resumedLog], again), again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/resuming after step 2 of 4/);
+    const resumed = (await readLog(resumedLog)).filter((l) => l.loss !== undefined);
+    expect(resumed.map((l) => [l.step, l.loss, l.lr, l.grad_norm])).toEqual(whole.slice(2).map((l) => [l.step, l.loss, l.lr, l.grad_norm]));
+    // A half-written checkpoint (crash mid-save) is never picked: only complete step-N folders are.
+    const partial = join(out, 'checkpoints', 'step-000009.partial');
+    await mkdir(partial, { recursive: true });
+    const latest = memoryIo(rt);
+    expect(await main(['train', '--resume', out, '--log', join(dir, 'latest.jsonl')], latest), latest.stderr).toBe(0);
+    expect(latest.stderr).toMatch(/resuming after step 4 of 4/);
   });
 
   it('refuses bad flags with one line and exit 2', async () => {
