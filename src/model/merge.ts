@@ -28,7 +28,7 @@ import { mergeOnGpu, type MergeBase } from './merge_weight.ts';
 
 export { MergeError } from './merge_plan.ts';
 
-/** huggingface_hub's default is 5GB; 2GB shards stay under Chrome's ~2 GB ArrayBuffer cap. */
+/** 2GB (transformers' save_pretrained defaults to 5GB): smaller files for browser downloads and uploads. */
 export const DEFAULT_MERGE_SHARD_SIZE = parseSize('2GB');
 
 export interface MergeOptions {
