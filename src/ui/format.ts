@@ -25,3 +25,31 @@ export function camelParts(name: string): string[] {
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/** Seconds as people read them: "45 s", "3 min 05 s", "1 h 02 min". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/** 2100000 → "2.1 M", 135000000 → "135 M", 1100000000 → "1.1 B" (parameter counts). */
+export function formatCompact(n: number): string {
+  if (n >= 1e9) return `${trim(n / 1e9)} B`;
+  if (n >= 1e6) return `${trim(n / 1e6)} M`;
+  if (n >= 1e3) return `${trim(n / 1e3)} k`;
+  return String(n);
+}
+
+/** A metric with 4 significant digits; very small or large values in exponent form (learning rates). */
+export function formatMetric(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(2);
+  return Number(v.toPrecision(4)).toString();
+}
+
+function trim(v: number): string {
+  return v >= 100 ? v.toFixed(0) : Number(v.toPrecision(2)).toString();
+}

@@ -1,0 +1,82 @@
+import type { Remote } from 'comlink';
+import type { DatasetOptions, EngineApi } from '../../worker/api.ts';
+import { DataState } from './data_state.svelte.ts';
+import { ModelState } from './model_state.svelte.ts';
+import { RunsState } from './runs_state.svelte.ts';
+import { SettingsState } from './settings_state.svelte.ts';
+import { TrainState } from './train_state.svelte.ts';
+
+/** After the last change to max length, format or "train on", the dataset is read again this much later. */
+const RETOKENIZE_AFTER_MS = 600;
+
+/** The whole workflow's state: one object per screen, and what ties them together. */
+export class AppState {
+  readonly model: ModelState;
+  readonly data: DataState;
+  readonly settings: SettingsState;
+  readonly train: TrainState;
+  readonly runs: RunsState;
+  #retokenize: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(engine: Remote<EngineApi>, storage?: Pick<Storage, 'getItem' | 'setItem'>) {
+    this.model = new ModelState(engine);
+    this.settings = new SettingsState(engine, storage);
+    this.data = new DataState(engine, () => this.model.card !== null, () => this.settings.datasetOptions);
+    this.runs = new RunsState(engine);
+    this.train = new TrainState(engine, () => void this.runs.refresh());
+  }
+
+  async init(): Promise<void> {
+    await Promise.all([this.settings.init(), this.runs.refresh()]);
+  }
+
+  /** Why training cannot start yet, in the order a user would fix them. */
+  get blockers(): string[] {
+    const out: string[] = [];
+    if (!this.model.card) out.push('Load a model (step 1).');
+    if (!this.data.summary) out.push(this.data.status.kind === 'failed' ? 'Fix or replace the dataset (step 2).' : 'Choose a dataset (step 2).');
+    if (!this.settings.ok) out.push('Fix the highlighted settings (step 3).');
+    return out;
+  }
+
+  async startTraining(): Promise<void> {
+    if (this.blockers.length) return;
+    const started = this.train.start(this.settings.snapshot());
+    // The run is saved as soon as it starts: show it in the list while it trains.
+    setTimeout(() => void this.runs.refresh(), 1500);
+    await started;
+  }
+
+  /** A file dropped anywhere on the page: a dataset (model folders come through their picker). */
+  drop(files: File[]): void {
+    const file = files.find((f) => /\.(jsonl|json|txt)$/i.test(f.name)) ?? files[0];
+    if (file && !this.train.active) void this.data.choose(file);
+  }
+
+  /** Called by an effect when a model finishes loading: its tokenizer must read the file again. */
+  modelChanged(): void {
+    void this.data.reload();
+  }
+
+  /** Called by an effect whenever the tokenization settings may have changed. */
+  datasetOptionsChanged(options: DatasetOptions): void {
+    clearTimeout(this.#retokenize);
+    const loaded = this.data.summary?.options;
+    if (!loaded || key(loaded) === key(options)) return;
+    this.#retokenize = setTimeout(() => {
+      if (!this.train.active) void this.data.reload();
+    }, RETOKENIZE_AFTER_MS);
+  }
+
+  /** The tab's title: progress while training, so it shows from another tab. */
+  get title(): string {
+    const t = this.train;
+    if (!t.active) return 'webtune';
+    if (!t.totalSteps) return 'Starting… · webtune';
+    return `${Math.floor(t.fraction * 100)}% · step ${t.stepsDone}/${t.totalSteps} · webtune`;
+  }
+}
+
+function key(o: DatasetOptions): string {
+  return `${o.format}|${o.maxLength}|${o.lossOn}`;
+}
