@@ -23,6 +23,17 @@ import { linearShapes } from './lora_targets.ts';
 // dk, dv (N, Hkv), [dqRaw, dkRaw], da, dgate, dup (N, I), du (N, r); the dropped-out LoRA input
 // xd and its gradient dxd (N, max in); rowLoss (N); one chunk of logits (R, V) and, when the
 // loss runs in more than one chunk, xChunk / dxChunk (R, C); the two loss sums.
+//
+// The layout is a pure function of (config, options): ActivationPlan allocates it, and the memory
+// estimate (memory_estimate.ts) sums it before anything exists, so the two cannot disagree.
+
+/** Bytes of logits one loss chunk may hold by default. */
+export const LOGITS_CHUNK_BYTES = 128 * 2 ** 20;
+
+/** Logit rows per loss chunk by default: what fits LOGITS_CHUNK_BYTES and one binding (≥ 1). */
+export function defaultLossChunkRows(vocabSize: number, maxBindingBytes: number): number {
+  return Math.max(1, Math.floor(Math.min(LOGITS_CHUNK_BYTES, maxBindingBytes) / (vocabSize * 4)));
+}
 
 /** One f32 (or i32) buffer of `cols` values per row, for up to maxRows rows. */
 export class ActBuffer {
@@ -43,43 +54,81 @@ export class ActBuffer {
   }
 }
 
-/** What one decoder layer's forward leaves for its backward. */
-export interface LayerActs {
-  xn1: ActBuffer;
-  rstd1: ActBuffer;
-  q: ActBuffer;
-  k: ActBuffer;
-  v: ActBuffer;
-  qRaw?: ActBuffer;
-  kRaw?: ActBuffer;
-  rstdQ?: ActBuffer;
-  rstdK?: ActBuffer;
-  att: ActBuffer;
-  stats: ActBuffer;
-  hMid: ActBuffer;
-  xn2: ActBuffer;
-  rstd2: ActBuffer;
-  gate: ActBuffer;
-  up: ActBuffer;
-  act: ActBuffer;
-  loraU: Map<LinearModule, ActBuffer>;
+/** One buffer of the layout: `rows` rows of `cols` 4-byte values. */
+export interface ActSpec {
+  label: string;
+  rows: number;
+  cols: number;
+  bytes: number;
+  category: Extract<MemoryCategory, 'activations' | 'scratch'>;
 }
 
-export interface BackwardScratch {
-  dh: ActBuffer;
-  dxn: ActBuffer;
-  datt: ActBuffer;
-  dq: ActBuffer;
-  dk: ActBuffer;
-  dv: ActBuffer;
-  dqRaw?: ActBuffer;
-  dkRaw?: ActBuffer;
-  da: ActBuffer;
-  dgate: ActBuffer;
-  dup: ActBuffer;
-  du?: ActBuffer;
-  xd?: ActBuffer;
-  dxd?: ActBuffer;
+/** What one decoder layer's forward leaves for its backward. */
+export interface LayerSlots<T> {
+  xn1: T;
+  rstd1: T;
+  q: T;
+  k: T;
+  v: T;
+  qRaw?: T;
+  kRaw?: T;
+  rstdQ?: T;
+  rstdK?: T;
+  att: T;
+  stats: T;
+  hMid: T;
+  xn2: T;
+  rstd2: T;
+  gate: T;
+  up: T;
+  act: T;
+  loraU: Map<LinearModule, T>;
+}
+
+export interface GradSlots<T> {
+  dh: T;
+  dxn: T;
+  datt: T;
+  dq: T;
+  dk: T;
+  dv: T;
+  dqRaw?: T;
+  dkRaw?: T;
+  da: T;
+  dgate: T;
+  dup: T;
+  du?: T;
+  xd?: T;
+  dxd?: T;
+}
+
+export type LayerActs = LayerSlots<ActBuffer>;
+export type BackwardScratch = GradSlots<ActBuffer>;
+
+/** Every buffer of the plan, as specs (the estimate) or as allocated buffers (the plan). */
+export interface PlanLayout<T> {
+  h: T[];
+  /** One set per layer, or a single shared set with checkpointing. */
+  layers: LayerSlots<T>[];
+  xnF: T;
+  rstdF: T;
+  ids: T;
+  labels: T;
+  positions: T;
+  segments: T;
+  grad: GradSlots<T>;
+  rowLoss: T;
+  logits: T;
+  /** Present when the loss needs more than one chunk. */
+  xChunk?: T;
+  dxChunk?: T;
+  /** One f32 each: Σ token losses of training steps, and of evaluation. */
+  lossSum: T;
+  evalLossSum: T;
+  /** Logit rows per loss chunk (R). */
+  lossChunkRows: number;
+  /** Bytes of one layer's saved set: what checkpointing saves per layer beyond the first. */
+  layerSetBytes: number;
 }
 
 export interface PlanOptions {
@@ -89,6 +138,76 @@ export interface PlanOptions {
   checkpointing: boolean;
   /** Logit rows per loss chunk. */
   lossChunkRows: number;
+}
+
+/** The plan's buffers in allocation order, each made by `make` from its spec. */
+export function activationLayout<T>(config: ModelConfig, options: PlanOptions, make: (spec: ActSpec) => T): PlanLayout<T> {
+  const N = options.maxTokens;
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V } = config;
+  let setBytes = 0;
+  const maker = (category: ActSpec['category']) => (label: string, cols: number, rows = N) => make({ label, rows, cols, bytes: rows * cols * 4, category });
+  const act = maker('activations');
+  const scratch = maker('scratch');
+  const h = Array.from({ length: config.numLayers + 1 }, (_, l) => act(`h[${l}]`, C));
+  const sets = options.checkpointing ? 1 : config.numLayers;
+  const layers = Array.from({ length: sets }, (_, l): LayerSlots<T> => {
+    const name = (s: string) => (options.checkpointing ? `layer*.${s}` : `layer${l}.${s}`);
+    const counted = (s: string, cols: number) => {
+      if (l === 0) setBytes += N * cols * 4;
+      return act(name(s), cols);
+    };
+    const loraU = new Map<LinearModule, T>();
+    for (const m of options.lora?.modules ?? []) loraU.set(m, counted(`${m}.u`, options.lora!.r));
+    return {
+      xn1: counted('xn1', C),
+      rstd1: counted('rstd1', 1),
+      q: counted('q', H * D),
+      k: counted('k', Hkv * D),
+      v: counted('v', Hkv * D),
+      ...(config.qkNorm
+        ? { qRaw: counted('q_raw', H * D), kRaw: counted('k_raw', Hkv * D), rstdQ: counted('rstd_q', H), rstdK: counted('rstd_k', Hkv) }
+        : {}),
+      att: counted('att', H * D),
+      stats: counted('stats', 2 * H),
+      hMid: counted('h_mid', C),
+      xn2: counted('xn2', C),
+      rstd2: counted('rstd2', 1),
+      gate: counted('gate', I),
+      up: counted('up', I),
+      act: counted('act', I),
+      loraU,
+    };
+  });
+  const xnF = act('xn_final', C);
+  const rstdF = act('rstd_final', 1);
+  const ids = act('input_ids', 1);
+  const labels = act('labels', 1);
+  const positions = act('positions', 1);
+  const segments = act('segment_ids', 1);
+
+  const lora = options.lora;
+  const maxIn = Math.max(...[...linearShapes(config)].filter(([m]) => lora?.modules.includes(m)).map(([, s]) => s.inFeatures), 1);
+  const grad: GradSlots<T> = {
+    dh: scratch('d_h', C),
+    dxn: scratch('d_xn', C),
+    datt: scratch('d_att', H * D),
+    dq: scratch('d_q', H * D),
+    dk: scratch('d_k', Hkv * D),
+    dv: scratch('d_v', Hkv * D),
+    ...(config.qkNorm ? { dqRaw: scratch('d_q_raw', H * D), dkRaw: scratch('d_k_raw', Hkv * D) } : {}),
+    da: scratch('d_act', I),
+    dgate: scratch('d_gate', I),
+    dup: scratch('d_up', I),
+    ...(lora ? { du: scratch('d_lora_u', lora.r) } : {}),
+    ...(lora && lora.dropout > 0 ? { xd: scratch('lora_xd', maxIn), dxd: scratch('lora_dxd', maxIn) } : {}),
+  };
+  const R = Math.max(1, Math.min(options.lossChunkRows, N));
+  const rowLoss = scratch('row_loss', 1);
+  const logits = scratch('logits_chunk', V, R);
+  const chunks = R < N ? { xChunk: scratch('xn_chunk', C, R), dxChunk: scratch('d_xn_chunk', C, R) } : {};
+  const lossSum = scratch('loss_sum', 1, 1);
+  const evalLossSum = scratch('eval_loss_sum', 1, 1);
+  return { h, layers, xnF, rstdF, ids, labels, positions, segments, grad, rowLoss, logits, ...chunks, lossSum, evalLossSum, lossChunkRows: R, layerSetBytes: setBytes };
 }
 
 export class ActivationPlan {
@@ -121,81 +240,33 @@ export class ActivationPlan {
     config: ModelConfig,
     readonly options: PlanOptions,
   ) {
-    const N = options.maxTokens;
-    const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V } = config;
-    const buffer = (label: string, bytes: number, category: MemoryCategory) => {
+    const layout = activationLayout(config, options, (spec) => {
       // Kernels bind activations whole: one that outgrows a binding is refused up front.
-      if (bytes > rt.arena.maxBindingBytes) {
+      if (spec.bytes > rt.arena.maxBindingBytes) {
         this.release();
-        throw new BufferTooLargeError(`activation ${label} for ${N} tokens`, bytes, rt.arena.maxBindingBytes);
+        throw new BufferTooLargeError(`activation ${spec.label} for ${options.maxTokens} tokens`, spec.bytes, rt.arena.maxBindingBytes);
       }
-      const b = rt.arena.createBuffer(label, bytes, category);
+      const b = rt.arena.createBuffer(spec.label, spec.bytes, spec.category);
       this.buffers.push(b);
-      return b;
-    };
-    const make = (category: MemoryCategory) => (label: string, cols: number, rows = N) => new ActBuffer(label, buffer(label, rows * cols * 4, category), cols);
-    const act = make('activations');
-    const scratch = make('scratch');
-    this.h = Array.from({ length: config.numLayers + 1 }, (_, l) => act(`h[${l}]`, C));
-    const sets = options.checkpointing ? 1 : config.numLayers;
-    const before = rt.arena.report().live.activations;
-    this.layers = Array.from({ length: sets }, (_, l) => {
-      const name = (s: string) => (options.checkpointing ? `layer*.${s}` : `layer${l}.${s}`);
-      const loraU = new Map<LinearModule, ActBuffer>();
-      for (const m of options.lora?.modules ?? []) loraU.set(m, act(name(`${m}.u`), options.lora!.r));
-      return {
-        xn1: act(name('xn1'), C),
-        rstd1: act(name('rstd1'), 1),
-        q: act(name('q'), H * D),
-        k: act(name('k'), Hkv * D),
-        v: act(name('v'), Hkv * D),
-        ...(config.qkNorm
-          ? { qRaw: act(name('q_raw'), H * D), kRaw: act(name('k_raw'), Hkv * D), rstdQ: act(name('rstd_q'), H), rstdK: act(name('rstd_k'), Hkv) }
-          : {}),
-        att: act(name('att'), H * D),
-        stats: act(name('stats'), 2 * H),
-        hMid: act(name('h_mid'), C),
-        xn2: act(name('xn2'), C),
-        rstd2: act(name('rstd2'), 1),
-        gate: act(name('gate'), I),
-        up: act(name('up'), I),
-        act: act(name('act'), I),
-        loraU,
-      };
+      return new ActBuffer(spec.label, b, spec.cols);
     });
-    this.layerSetBytes = (rt.arena.report().live.activations - before) / sets;
-    this.xnF = act('xn_final', C);
-    this.rstdF = act('rstd_final', 1);
-    this.ids = act('input_ids', 1);
-    this.labels = act('labels', 1);
-    this.positions = act('positions', 1);
-    this.segments = act('segment_ids', 1);
-
-    const lora = options.lora;
-    const maxIn = Math.max(...[...linearShapes(config)].filter(([m]) => lora?.modules.includes(m)).map(([, s]) => s.inFeatures), 1);
-    this.grad = {
-      dh: scratch('d_h', C),
-      dxn: scratch('d_xn', C),
-      datt: scratch('d_att', H * D),
-      dq: scratch('d_q', H * D),
-      dk: scratch('d_k', Hkv * D),
-      dv: scratch('d_v', Hkv * D),
-      ...(config.qkNorm ? { dqRaw: scratch('d_q_raw', H * D), dkRaw: scratch('d_k_raw', Hkv * D) } : {}),
-      da: scratch('d_act', I),
-      dgate: scratch('d_gate', I),
-      dup: scratch('d_up', I),
-      ...(lora ? { du: scratch('d_lora_u', lora.r) } : {}),
-      ...(lora && lora.dropout > 0 ? { xd: scratch('lora_xd', maxIn), dxd: scratch('lora_dxd', maxIn) } : {}),
-    };
-    const R = (this.lossChunkRows = Math.max(1, Math.min(options.lossChunkRows, N)));
-    this.rowLoss = scratch('row_loss', 1);
-    this.logits = scratch('logits_chunk', V, R);
-    if (R < N) {
-      this.xChunk = scratch('xn_chunk', C, R);
-      this.dxChunk = scratch('d_xn_chunk', C, R);
-    }
-    this.lossSum = buffer('loss_sum', 4, 'scratch');
-    this.evalLossSum = buffer('eval_loss_sum', 4, 'scratch');
+    this.h = layout.h;
+    this.layers = layout.layers;
+    this.xnF = layout.xnF;
+    this.rstdF = layout.rstdF;
+    this.ids = layout.ids;
+    this.labels = layout.labels;
+    this.positions = layout.positions;
+    this.segments = layout.segments;
+    this.grad = layout.grad;
+    this.rowLoss = layout.rowLoss;
+    this.logits = layout.logits;
+    this.xChunk = layout.xChunk;
+    this.dxChunk = layout.dxChunk;
+    this.lossSum = layout.lossSum.buffer;
+    this.evalLossSum = layout.evalLossSum.buffer;
+    this.layerSetBytes = layout.layerSetBytes;
+    this.lossChunkRows = layout.lossChunkRows;
   }
 
   /** Gives every buffer of the plan back to the arena. */

@@ -46,6 +46,18 @@ export interface LoraArrays {
   B: Float32Array;
 }
 
+type LoraTensorKey = 'a' | 'b' | 'dA' | 'dB';
+
+/** The four f32 tensors of one target, in allocation order (the memory estimate sums the same list). */
+export function loraPairTensors(target: LoraTarget): { key: LoraTensorKey; name: string; shape: readonly [number, number] }[] {
+  return [
+    { key: 'a', name: `${target.path}.lora_A`, shape: target.aShape },
+    { key: 'b', name: `${target.path}.lora_B`, shape: target.bShape },
+    { key: 'dA', name: `${target.path}.lora_A.grad`, shape: target.aShape },
+    { key: 'dB', name: `${target.path}.lora_B.grad`, shape: target.bShape },
+  ];
+}
+
 export class LoraParams {
   readonly pairs: LoraPairGpu[];
   /** pairs by layer and module, for the layer code. */
@@ -64,15 +76,9 @@ export class LoraParams {
     this.parameterCount = trainableParameterCount(targets);
     this.byLayer = Array.from({ length: config.numLayers }, () => new Map());
     this.pairs = targets.map((target) => {
-      const tensor = (name: string, shape: readonly number[]) => createTensor(rt.arena, `${target.path}.${name}`, 'f32', shape, 'lora');
-      const pair: LoraPairGpu = {
-        target,
-        slot: target.layer * LINEAR_MODULES.length + LINEAR_MODULES.indexOf(target.module),
-        a: tensor('lora_A', target.aShape),
-        b: tensor('lora_B', target.bShape),
-        dA: tensor('lora_A.grad', target.aShape),
-        dB: tensor('lora_B.grad', target.bShape),
-      };
+      const t = {} as Record<LoraTensorKey, GpuTensor>;
+      for (const spec of loraPairTensors(target)) t[spec.key] = createTensor(rt.arena, spec.name, 'f32', spec.shape, 'lora');
+      const pair: LoraPairGpu = { target, slot: target.layer * LINEAR_MODULES.length + LINEAR_MODULES.indexOf(target.module), ...t };
       // One A in host memory at a time.
       uploadTensor(rt.device, pair.a, initLoraA(target, options.init(target)));
       uploadTensor(rt.device, pair.b, initLoraB(target));

@@ -5,7 +5,7 @@ import type { Runtime } from '../engine/runtime.ts';
 import type { ModelConfig } from '../formats/hf_config.ts';
 import { embeddingForward } from '../kernels/embedding.ts';
 import { rmsNormBackward, rmsNormForward } from '../kernels/rms_norm.ts';
-import { ActivationPlan } from './activations.ts';
+import { ActivationPlan, defaultLossChunkRows } from './activations.ts';
 import type { BaseWeights } from './base_weights.ts';
 import { layerBackward } from './layer_backward.ts';
 import { layerForward, type ModelPass } from './layer_forward.ts';
@@ -52,9 +52,6 @@ export interface ModelMemory extends MemoryReport {
   checkpointingSavedBytes: number;
 }
 
-/** Bytes of logits one loss chunk may hold by default. */
-export const LOGITS_CHUNK_BYTES = 128 * 2 ** 20;
-
 export class Model {
   readonly config: ModelConfig;
   readonly lora: LoraParams | null;
@@ -74,15 +71,13 @@ export class Model {
     this.config = base.config;
     this.weights = base.weights;
     const maxTokens = maxBatch * maxSeq;
-    const V = this.config.vocabSize;
-    const fit = Math.floor(Math.min(LOGITS_CHUNK_BYTES, rt.arena.maxBindingBytes) / (V * 4));
     this.lora = options.lora ? new LoraParams(rt, this.config, options.lora) : null;
     try {
       this.plan = new ActivationPlan(rt, this.config, {
         maxTokens,
         lora: options.lora && { r: options.lora.r, modules: options.lora.modules, dropout: options.lora.dropout },
         checkpointing: options.gradCheckpointing,
-        lossChunkRows: options.lossChunkRows ?? Math.max(1, fit),
+        lossChunkRows: options.lossChunkRows ?? defaultLossChunkRows(this.config.vocabSize, rt.arena.maxBindingBytes),
       });
     } catch (e) {
       if (this.lora) releaseLora(rt, this.lora);
