@@ -1,9 +1,11 @@
+import { porterStem } from './porter.ts';
 import { rougeTokens } from './tokenize_text.ts';
 
 // ROUGE (Lin 2004) as google-research `rouge_score` computes it with RougeScorer(types) and its
 // defaults (rouge_scorer.py), which replicate ROUGE-1.5.5 `-e data -n 2`:
 //
-//   tokens      rougeTokens(): lowercase, [a-z0-9] runs, no stemming unless a stemmer is given
+//   tokens      rougeTokens(): lowercase, [a-z0-9] runs; no stemming unless useStemmer (then
+//               NLTK's Porter stemmer on tokens longer than 3 letters, porter.ts)
 //   ROUGE-N     overlap = Σ_g min(count_ref(g), count_hyp(g)) over the n-grams g;
 //               P = overlap / max(#hyp n-grams, 1), R = overlap / max(#ref n-grams, 1)
 //   ROUGE-L     LCS length of the whole token sequences (newlines are ordinary separators — this
@@ -26,8 +28,8 @@ export interface RougeScores {
 }
 
 export interface RougeOptions {
-  /** Applied to tokens longer than 3 characters (rouge-score's use_stemmer). None by default. */
-  stem?: (token: string) => string;
+  /** rouge-score's use_stemmer: Porter-stem tokens longer than 3 letters. Off by default, as there. */
+  useStemmer?: boolean;
 }
 
 function score(precision: number, recall: number): RougeScore {
@@ -80,7 +82,8 @@ export function rougeLTokens(reference: readonly string[], hypothesis: readonly 
 
 /** ROUGE-1, ROUGE-2 and ROUGE-L of a hypothesis against its reference. */
 export function rouge(reference: string, hypothesis: string, options: RougeOptions = {}): RougeScores {
-  const ref = rougeTokens(reference, options.stem);
-  const hyp = rougeTokens(hypothesis, options.stem);
+  const stem = options.useStemmer ? porterStem : undefined;
+  const ref = rougeTokens(reference, stem);
+  const hyp = rougeTokens(hypothesis, stem);
   return { rouge1: rougeNTokens(ref, hyp, 1), rouge2: rougeNTokens(ref, hyp, 2), rougeL: rougeLTokens(ref, hyp) };
 }

@@ -5,8 +5,8 @@ import { rougeTokens } from '../../../src/eval/tokenize_text.ts';
 // Known values from google-research rouge-score's test suite (github.com/google-research/
 // google-research, rouge/rouge_scorer_test.py), whose "ground truth" for the last cases comes from
 // manual runs of the Perl ROUGE-1.5.5. Their `scorer.score(target, prediction)` is our
-// `rouge(reference, hypothesis)`. The stemmed (use_stemmer=True) and rougeLsum cases are left out:
-// webtune scores without stemming and with sentence-level ROUGE-L.
+// `rouge(reference, hypothesis)`; use_stemmer=True is `{ useStemmer: true }`. The rougeLsum cases
+// are left out: webtune's ROUGE-L is the sentence-level rougeL.
 
 function expectScore(got: RougeScore, precision: number, recall: number, fmeasure: number, places = 7): void {
   expect(got.precision).toBeCloseTo(precision, places);
@@ -58,6 +58,16 @@ describe('ROUGE (rouge-score rouge_scorer_test.py)', () => {
   it('testRouge1AgainstRouge155 (5 places)', () => {
     expectScore(rouge(targets[0], predictions[0]).rouge1, 0.6875, 0.40741, 0.51163, 5);
     expectScore(rouge(targets[1], predictions[1]).rouge1, 0.65385, 0.40476, 0.5, 5);
+  });
+
+  it('testRouge1AgainstRouge155WithStemming (5 places): stemming changes line 2 only', () => {
+    expectScore(rouge(targets[0], predictions[0], { useStemmer: true }).rouge1, 0.6875, 0.40741, 0.51163, 5);
+    expectScore(rouge(targets[1], predictions[1], { useStemmer: true }).rouge1, 0.69231, 0.42857, 0.52941, 5);
+  });
+
+  it('testRouge2AgainstRouge155WithStemming (5 places)', () => {
+    expectScore(rouge(targets[0], predictions[0], { useStemmer: true }).rouge2, 0.53333, 0.30769, 0.39024, 5);
+    expectScore(rouge(targets[1], predictions[1], { useStemmer: true }).rouge2, 0.48, 0.29268, 0.36364, 5);
   });
 
   it('testRouge2AgainstRouge155 (5 places)', () => {
