@@ -79,8 +79,9 @@ export interface EngineApi {
   /**
    * Streams a JSONL file through the loaded model's tokenizer: detects the format, masks each
    * example (trained tokens), gathers statistics and warnings. A bad line gives `bad_dataset` with
-   * "file:line: reason". `model` options default to the current settings' defaults; training
-   * re-reads the file itself when its settings change them. Needs a loaded model (`no_model`).
+   * "file:line: reason". Options not given take TrainConfig's defaults (format auto, max length
+   * 1024, completion only); training re-reads the file itself when its settings differ. Needs a
+   * loaded model (`no_model`).
    */
   loadDataset(file: File, options: Partial<DatasetOptions>, onProgress?: ProgressCallback): Promise<Outcome<{ dataset: DatasetSummary }>>;
 

@@ -48,9 +48,25 @@ async function number(page: Page, testid: string, attribute: string): Promise<nu
   return Number(await page.getByTestId(testid).first().getAttribute(attribute));
 }
 
+/** The demo model button, pressed from the keyboard. */
 async function loadDemoModel(page: Page): Promise<void> {
-  await page.getByTestId('load-demo').click();
+  await page.getByTestId('load-demo').focus();
+  await page.keyboard.press('Enter');
   await page.getByTestId('model-card').waitFor({ timeout: 90_000 });
+}
+
+/** Whether leaving the page now would ask first (the app cancels beforeunload). */
+async function leavingAsks(page: Page): Promise<boolean> {
+  return page.evaluate(() => {
+    const event = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(event);
+    return event.defaultPrevented;
+  });
+}
+
+/** Readable at 1280×720 means, at least, nothing wider than the window. */
+async function overflowsHorizontally(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 }
 
 describe('the web app, as a new user', () => {
@@ -130,10 +146,13 @@ describe('the web app, as a new user', () => {
     await expect.poll(() => number(page, 'chart-eval', 'data-points'), { timeout: 120_000 }).toBeGreaterThanOrEqual(1);
     expect(await page.getByTestId('event-log').innerText()).toContain('eval loss');
     await shot(page, '4-train', 'train-screen');
+    expect(await leavingAsks(page)).toBe(true);
+    expect(await overflowsHorizontally(page)).toBe(false);
     await page.getByTestId('stop-training').click();
     await expect.poll(() => page.getByTestId('train-screen').getAttribute('data-status'), { timeout: 120_000 }).toBe('done');
     expect(await page.getByTestId('train-status').innerText()).toMatch(/^Stopped after step \d+\.$/);
     expect(await page.title()).toBe('webtune');
+    expect(await leavingAsks(page)).toBe(false);
 
     // 5. Export: the downloaded zip is a PEFT adapter.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-adapter').click()]);
@@ -165,6 +184,7 @@ describe('the web app, as a new user', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => row.getByTestId('run-name').innerText()).toBe('first try');
     await shot(page, '6-runs', 'runs-screen');
+    expect(await overflowsHorizontally(page)).toBe(false);
 
     // 7. A malformed file: the error names the file and line.
     await loadDemoModel(page);
