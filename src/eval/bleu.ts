@@ -57,14 +57,14 @@ export interface BleuScore extends BleuStats {
   brevityPenalty: number;
 }
 
-/** Per order n (index n − 1), the count of each n-gram of `tokens`, keyed by its tokens joined with "\u0001". */
+/** Per order n (index n − 1), the count of each n-gram of `tokens`, keyed by its tokens joined with a space. */
 function ngramCounts(tokens: readonly string[], maxOrder: number): Map<string, number>[] {
   const counts: Map<string, number>[] = [];
   for (let n = 1; n <= maxOrder; n++) {
     const order = new Map<string, number>();
-    // \u0001 never occurs inside a token of either tokenizer here, so keys cannot collide.
+    // Both tokenizers split on whitespace, so no token holds a space and the keys cannot collide.
     for (let i = 0; i + n <= tokens.length; i++) {
-      const key = tokens.slice(i, i + n).join('\u0001');
+      const key = tokens.slice(i, i + n).join(' ');
       order.set(key, (order.get(key) ?? 0) + 1);
     }
     counts.push(order);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bleuFromStats, bleuStats, corpusBleu, sentenceBleu, type BleuOptions, type BleuSmoothing } from '../../../src/eval/bleu.ts';
+import { tokenize13a } from '../../../src/eval/tokenize_text.ts';
 
 // Known values from sacrebleu's own test suite (github.com/mjpost/sacrebleu, test/test_bleu.py and
 // test/test_sentence_bleu.py), reproduced to the tolerance those tests use (1e-8 and 1e-3). The
@@ -109,6 +110,21 @@ describe('sentence BLEU (sacrebleu test_sentence_bleu.py, issue #98 example)', (
     // Effective order: a two-token exact answer is 100, not 0 for missing 3- and 4-grams.
     expect(sentenceBleu('Paris.', 'Paris.').score).toBeCloseTo(100, 10);
     expect(corpusBleu(['Paris.'], ['Paris.']).score).toBe(0);
+  });
+});
+
+describe('13a tokenization', () => {
+  // Expected tokens: sacrebleu 2.6.0, Tokenizer13a()(s.rstrip()).split() — what BLEU counts.
+  it.each([
+    ['Hello, world. 3.5 and 1,000 items; 5-6 pages (e.g., x/y)!', ['Hello', ',', 'world', '.', '3.5', 'and', '1,000', 'items', ';', '5', '-', '6', 'pages', '(', 'e', '.', 'g', '.', ',', 'x', '/', 'y', ')', '!']],
+    ['A &quot;quote&quot; &amp; &lt;tag&gt; <skipped> done', ['A', '"', 'quote', '"', '&', '<', 'tag', '>', 'done']],
+    ['hyphen-\nated line\nbreak-', ['hyphenated', 'line', 'break-']],
+    // Python's whitespace: \x1c and \x85 split, U+FEFF does not.
+    ['a\x1cb\x85c\u00a0d\ufeffe\u3000f', ['a', 'b', 'c', 'd\ufeffe', 'f']],
+    ["don't stop... it's 9.", ["don't", 'stop', '.', '.', '.', "it's", '9', '.']],
+    ['end.  \n', ['end', '.']],
+  ])('%j', (text, tokens) => {
+    expect(tokenize13a(text)).toEqual(tokens);
   });
 });
 
