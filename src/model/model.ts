@@ -1,3 +1,4 @@
+import { InputError } from '../errors.ts';
 import type { MemoryReport } from '../engine/arena.ts';
 import { readBuffer } from '../engine/readback.ts';
 import type { Recorder } from '../engine/recorder.ts';
@@ -70,6 +71,12 @@ export class Model {
     if (![maxBatch, maxSeq].every((n) => Number.isInteger(n) && n > 0)) throw new RangeError(`maxBatch and maxSeq must be positive integers, got ${maxBatch}, ${maxSeq}`);
     this.config = base.config;
     this.weights = base.weights;
+    // Sliding-window attention (Mistral v0.1) equals full causal attention while rows are no
+    // longer than the window; beyond it we would compute something else, so refuse.
+    const window = this.config.slidingWindow;
+    if (window !== null && maxSeq > window) {
+      throw new InputError('sliding_window', `this model uses sliding-window attention over ${window} tokens, which webtune does not implement; use a max length of at most ${window}`);
+    }
     const maxTokens = maxBatch * maxSeq;
     this.lora = options.lora ? new LoraParams(rt, this.config, options.lora) : null;
     try {

@@ -160,4 +160,10 @@ describeGpu('model options', () => {
     expect(() => new Model(small, base, loraOptions(LINEAR_MODULES, { r: R }))).toThrow(BufferTooLargeError);
     expect(small.arena.report().liveTotal).toBe(0);
   });
+
+  it("refuses rows longer than a sliding-window model's window (it would differ from full attention there)", async () => {
+    const { base: windowed } = await loadTiny(rt, { architecture: 'mistral', vocabSize: 67, hiddenSize: 32, intermediateSize: 48, numHeads: 4, numKvHeads: 2, configOverrides: { sliding_window: 8 } }, 'none');
+    expect(() => new Model(rt, windowed, loraOptions(LINEAR_MODULES, { r: R, maxSeq: 16 }))).toThrow(/sliding-window attention over 8 tokens/);
+    expect(() => new Model(rt, windowed, loraOptions(LINEAR_MODULES, { r: R, maxSeq: 8 })).release()).not.toThrow();
+  });
 });
