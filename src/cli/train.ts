@@ -12,7 +12,11 @@ import { openNodeFolder } from '../formats/node_folder.ts';
 import { adapterFiles, readAdapter, type Adapter } from '../formats/peft.ts';
 import { projections } from '../formats/peft_config.ts';
 import { adapterModelCard } from '../formats/peft_card.ts';
+import { MEMORY_CATEGORIES } from '../engine/arena.ts';
+import { parseHfConfig } from '../formats/hf_config.ts';
+import { readJson } from '../formats/model_folder.ts';
 import { loadBaseModel } from '../model/load_base.ts';
+import { estimateTrainingMemory, type MemoryEstimate } from '../model/memory_estimate.ts';
 import { Model } from '../model/model.ts';
 import { adapterSettingsFor, modelCardSettings, withAdapterSettings } from '../train/config_adapter.ts';
 import { parseTrainArgs, trainConfigFromArgs, trainUsage } from '../train/config_args.ts';
@@ -49,11 +53,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   return withCliRuntime(io, async (rt) => {
     const folder = await openNodeFolder(config.model!);
-    const base = await loadBaseModel(rt, folder, { quant: config.quant, doubleQuant: config.doubleQuant });
-    io.err(formatLoadReport(base.report));
+    const modelConfig = parseHfConfig(await readJson(folder, 'config.json'), `${folder.name}/config.json`);
     let init: Adapter | null = null;
     if (config.initAdapter) {
-      init = await readAdapter(await openNodeFolder(config.initAdapter), base.config);
+      init = await readAdapter(await openNodeFolder(config.initAdapter), modelConfig);
       config = withAdapterSettings(config, init.settings);
     }
     const seed = config.seed;
@@ -61,10 +64,27 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const evalSet = data.eval.length ? new Batcher(data.eval, tokenizer.padId, { batchSize: config.batchSize, packing: false, maxLength: config.maxLength, order: 'file', seed }) : undefined;
     // Activations are planned for the longest row the data actually has, not for --max-length.
     const longest = Math.max(...train.rowLengths, ...(evalSet?.rowLengths ?? []));
+    const maxSeq = paddedLength(longest, train.options.padMultiple);
+    // Before anything is allocated: what the run will take, and a refusal if one buffer cannot fit.
+    const estimate = estimateTrainingMemory(modelConfig, {
+      batch: config.batchSize,
+      seq: maxSeq,
+      r: config.loraR,
+      modules: config.targetModules,
+      dropout: config.loraDropout,
+      checkpointing: config.gradCheckpointing,
+      quant: config.quant,
+      doubleQuant: config.doubleQuant,
+      limits: { maxBindingBytes: rt.arena.maxBindingBytes, maxBufferBytes: rt.arena.maxBufferBytes },
+    });
+    io.err(`webtune: estimated GPU memory ${formatEstimate(estimate)}\n`);
+    if (estimate.problems.length > 0) throw new InputError('does_not_fit', doesNotFit(estimate));
+    const base = await loadBaseModel(rt, folder, { quant: config.quant, doubleQuant: config.doubleQuant });
+    io.err(formatLoadReport(base.report));
     const model = new Model(rt, base, {
       lora: { r: config.loraR, alpha: config.loraAlpha, dropout: config.loraDropout, modules: config.targetModules, rslora: config.rslora, init: (t) => loraInitStream(seed, t) },
       maxBatch: config.batchSize,
-      maxSeq: paddedLength(longest, train.options.padMultiple),
+      maxSeq,
       gradCheckpointing: config.gradCheckpointing,
     });
     await rt.arena.checkAllocations();
@@ -95,7 +115,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     await mkdir(out, { recursive: true });
     const adapter = await exportAdapter(model, base.config, config, result, data.file);
     for (const [name, bytes] of adapterFiles(adapter)) await writeFile(join(out, name), bytes);
-    io.out(summary(result, model.memory.peakTotal, out));
+    io.out(summary(result, model.memory.peakTotal, estimate.peakTotal, out));
     return 0;
   });
 }
@@ -160,13 +180,29 @@ async function exportAdapter(model: Model, modelConfig: Model['config'], config:
   return { settings, weights, modelCard: card };
 }
 
-function summary(result: TrainResult, peakBytes: number, out: string): string {
+function summary(result: TrainResult, peakBytes: number, estimatedBytes: number, out: string): string {
   const first = result.steps.find((s) => !s.skipped);
   const last = [...result.steps].reverse().find((s) => !s.skipped);
   const lines = [`trained ${result.steps.length} steps in ${(result.steps.at(-1)?.elapsedS ?? 0).toFixed(1)}s; loss ${first?.loss.toFixed(4)} → ${last?.loss.toFixed(4)}`];
   const evalLoss = result.evals.at(-1);
   if (evalLoss) lines.push(`eval loss ${evalLoss.evalLoss.toFixed(4)} at step ${evalLoss.step}`);
-  lines.push(`peak GPU memory ${formatBytes(peakBytes)}`);
+  lines.push(`peak GPU memory ${formatBytes(peakBytes)} (estimated ${formatBytes(estimatedBytes)})`);
   lines.push(`adapter written to ${out}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** "1.2 GB peak (base …, lora …, optimizer …, activations …, scratch …); largest buffer … (label)". */
+function formatEstimate(e: MemoryEstimate): string {
+  const parts = MEMORY_CATEGORIES.map((c) => `${c} ${formatBytes(e.peak[c])}`).join(', ');
+  return `${formatBytes(e.peakTotal)} peak (${parts}); largest buffer ${formatBytes(e.largest.bytes)} (${e.largest.label})`;
+}
+
+const FLAGS = { batch: '--batch-size', seq: '--max-length', rank: '--lora-r' } as const;
+
+/** The first buffer over the adapter's limit, and the flags that shrink it. */
+function doesNotFit(e: MemoryEstimate): string {
+  const p = e.problems[0];
+  const lower = p.lower.length === 0 ? 'use a smaller model or a GPU with larger limits' : `lower ${p.lower.map((l) => FLAGS[l]).join(' or ')}`;
+  const tokens = p.maxTokens === undefined ? '' : ` (batch size × sequence length ≤ ${p.maxTokens} tokens)`;
+  return `this run does not fit this GPU: ${p.buffer.label} needs ${formatBytes(p.buffer.bytes)} in one buffer, over the adapter's ${p.limitName} of ${formatBytes(p.limit)}; ${lower}${tokens}`;
 }

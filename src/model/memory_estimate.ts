@@ -1,4 +1,5 @@
 import { MEMORY_CATEGORIES, type MemoryCategory, type MemoryReport } from '../engine/arena.ts';
+import { BufferTooLargeError } from '../engine/errors.ts';
 import { planRowChunks } from '../engine/tensor.ts';
 import type { ModelConfig } from '../formats/hf_config.ts';
 import { expectedTensors, type LinearModule } from '../formats/tensor_names.ts';
@@ -73,9 +74,9 @@ export interface MemoryProblem {
 export interface MemoryEstimate extends MemoryReport {
   /** Every buffer live while training, in allocation order. */
   buffers: BufferEstimate[];
-  /** The largest single buffer at any moment, loading included. */
+  /** The largest single buffer at any moment, loading included (problems aside). */
   largest: BufferEstimate;
-  /** Buffers the adapter's limits refuse; empty when the run fits them. */
+  /** Buffers the adapter's limits refuse, the one to fix first first; empty when the run fits. */
   problems: MemoryProblem[];
   /** As Model.memory: one layer's saved activations, and what checkpointing saves. */
   layerActivationBytes: number;
@@ -124,7 +125,7 @@ export function estimateTrainingMemory(config: ModelConfig, options: TrainingMem
     ...arena.report(),
     buffers,
     largest: arena.largest!,
-    problems: [...arena.everSeen].flatMap((b) => problem(b, limits)),
+    problems: arena.everSeen.flatMap((b) => problem(b, limits)).sort(bySeverity),
     layerActivationBytes: layout.layerSetBytes,
     checkpointingSavedBytes: options.checkpointing ? (config.numLayers - 1) * layout.layerSetBytes : 0,
     trainableParameters: trainableParameterCount(targets),
@@ -163,17 +164,31 @@ function loadBase(arena: DryArena, config: ModelConfig, options: TrainingMemoryO
   }
 }
 
+/**
+ * planRowChunks, whose refusal (a chunk of rowMultiple rows cannot fit one binding) becomes a
+ * problem: the buffer the splitter would need is recorded, and the tensor counted whole.
+ */
+function rowChunks(arena: DryArena, label: string, rows: number, rowBytes: number, maxBinding: number, rowMultiple: number, category: MemoryCategory): number[] {
+  try {
+    return planRowChunks(label, rows, rowBytes, maxBinding, rowMultiple);
+  } catch (e) {
+    if (!(e instanceof BufferTooLargeError)) throw e;
+    arena.refused(label, e.bytes, category);
+    return [rows];
+  }
+}
+
 /** createTensor: row chunks that each fit one binding. */
 function tensor(arena: DryArena, label: string, shape: readonly number[], elementBytes: number, category: MemoryCategory, maxBinding: number, rowMultiple = 1): BufferEstimate[] {
   const rows = shape[0];
   const rowBytes = (shape.reduce((a, b) => a * b, 1) / rows) * elementBytes;
-  const counts = planRowChunks(label, rows, rowBytes, maxBinding, rowMultiple);
+  const counts = rowChunks(arena, label, rows, rowBytes, maxBinding, rowMultiple, category);
   return counts.map((n, i) => arena.alloc(counts.length === 1 ? label : `${label}[${i}]`, Math.ceil(n * rowBytes), category));
 }
 
 /** createNf4Tensor: per chunk packed nibbles and absmax (u8 codes with DQ, else f32), then stats. Returns chunk rows. */
 function nf4(arena: DryArena, label: string, rows: number, cols: number, doubleQuant: boolean, maxBinding: number): number[] {
-  const counts = planRowChunks(label, rows, cols / 2, maxBinding, nf4RowMultiple(cols));
+  const counts = rowChunks(arena, label, rows, cols / 2, maxBinding, nf4RowMultiple(cols), 'base');
   counts.forEach((chunkRows, i) => {
     const name = counts.length === 1 ? label : `${label}[${i}]`;
     const n = chunkRows * cols;
@@ -202,6 +217,12 @@ function problem(b: BufferEstimate, limits: AdapterLimits): MemoryProblem[] {
   return [{ buffer: b, limitName: over, limit, lower: [], message: `${need}: this model does not fit this adapter` }];
 }
 
+/** Problems without a remedy first, then the rank, then the tightest token limit: fix the first, and the rest follow. */
+function bySeverity(a: MemoryProblem, b: MemoryProblem): number {
+  const rank = (p: MemoryProblem) => (p.lower.length === 0 ? 0 : p.lower[0] === 'rank' ? 1 : 2);
+  return rank(a) - rank(b) || (a.maxTokens ?? 0) - (b.maxTokens ?? 0);
+}
+
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
@@ -227,6 +248,11 @@ class DryArena {
     this.peak[category] = Math.max(this.peak[category], this.live[category]);
     this.peakTotal = Math.max(this.peakTotal, this.liveTotal);
     return b;
+  }
+
+  /** A buffer a splitter refused: a problem to report, not part of the totals. */
+  refused(label: string, bytes: number, category: MemoryCategory): void {
+    this.everSeen.push({ label, bytes, category });
   }
 
   release(b: BufferEstimate): void {

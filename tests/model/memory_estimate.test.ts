@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeGpu, gpuRuntime } from '../helpers/gpu.ts';
@@ -126,6 +126,23 @@ describeGpu('estimateTrainingMemory against the arena', () => {
   }
 });
 
+describeGpu('webtune train and the estimate', () => {
+  it('refuses a run with an activation over the binding limit before allocating anything, naming the flags', async () => {
+    // 128 KiB bindings: one row of 32k logits fits, 1024-wide MLP activations of 33+ tokens do not.
+    const rt = await gpuRuntime({ maxBindingBytes: 128 * 1024 });
+    const dir = await mkdtemp(join(tmpdir(), 'webtune-fit-'));
+    const model = await writeTinyModel(tinyModel({ ...TINY_PRESETS.llamaTokenizer, intermediateSize: 1024, seed: 2 }), join(dir, 'model'));
+    const data = join(dir, 'data.jsonl');
+    await writeFile(data, Array.from({ length: 4 }, (_, i) => JSON.stringify({ instruction: `Say the number ${i} twice, please, and then stop.`, output: `${i} ${i}` })).join('\n'));
+    const io = memoryIo(rt);
+    const code = await main(['train', '--model', model, '--data', data, '--out', join(dir, 'out'), '--batch-size', '4', '--max-steps', '1'], io);
+    expect(code, io.stderr).toBe(2);
+    expect(io.stderr).toMatch(/estimated GPU memory .* peak \(base .*\); largest buffer/);
+    expect(io.stderr).toMatch(/this run does not fit this GPU: layer0\.gate needs .* over the adapter's maxStorageBufferBindingSize of 128\.0 KiB; lower --batch-size or --max-length \(batch size × sequence length ≤ 32 tokens\)/);
+    expect(rt.arena.report().peakTotal).toBe(0);
+  });
+});
+
 /** A Llama-2-7B-shaped config (32 layers, 4096 hidden, 11008 MLP, 32k vocab, untied). */
 function llama7b(extra: Record<string, unknown> = {}): ModelConfig {
   return parseHfConfig({
@@ -182,6 +199,11 @@ describe('estimateTrainingMemory on real sizes (no GPU)', () => {
   it('refuses an optimizer moment larger than one binding, naming the rank', () => {
     const e = estimateTrainingMemory(llama7b(), { ...options, r: 8192, modules: ['down_proj'] });
     expect(e.problems.map((p) => [p.buffer.label, p.lower])).toContainEqual(['adamw.m[0]', ['rank']]);
+  });
+
+  it('reports a weight the NF4 splitter cannot fit in a binding as a problem, not a throw', () => {
+    const e = estimateTrainingMemory(llama7b(), { ...options, limits: { maxBindingBytes: 16 * 1024, maxBufferBytes: 2 ** 28 } });
+    expect(e.problems[0]).toMatchObject({ buffer: { label: 'model.layers.0.self_attn.q_proj.weight (f32 for quantizing)', bytes: 4 * 4096 * 4 }, lower: [] });
   });
 
   it('splits a large vocabulary over bindings instead of refusing it', () => {
