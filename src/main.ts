@@ -1,3 +1,4 @@
+import * as Comlink from 'comlink';
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
 import './ui/app.css';
@@ -8,7 +9,10 @@ import { createEngineClient } from './worker/client.ts';
 
 // The page's entry point: start the engine worker, build the UI state around it, show the app.
 const client = createEngineClient();
-const gpu = new GpuState(() => client.engine.probeGpu());
+const gpu = new GpuState(
+  () => client.engine.probeGpu(),
+  (onLost) => client.engine.watchDeviceLoss(Comlink.proxy(onLost)),
+);
 const prefs = new Preferences();
 const app = new AppState(client.engine);
 

@@ -14,12 +14,12 @@
 // The workflow is stateful on the engine's side, one of each at a time: a loaded base model, a
 // dataset tokenized with that model's tokenizer, at most one training run, and the adapter of the
 // last run. Not here yet (issue #7 lists them): pause/resume, checkpoints and resuming a run,
-// Hub downloads, a memory estimate before training, generation and evaluation, merged export.
+// Hub downloads, generation and evaluation, merged export.
 
 import type { AdapterSummary } from '../engine/device.ts';
 import type { DatasetOptions, DatasetSummary, ExamplePreviewView } from './api_data.ts';
 import type { ModelCard } from './api_model.ts';
-import type { SavedRun, SavedRunSummary, SettingsSchema, SettingsInput, SettingsProblem, TrainCallbacks, TrainSummary } from './api_train.ts';
+import type { MemoryView, SavedRun, SavedRunSummary, SettingsSchema, SettingsInput, SettingsProblem, TrainCallbacks, TrainSummary } from './api_train.ts';
 
 export type { AdapterSummary };
 export type * from './api_data.ts';
@@ -63,6 +63,13 @@ export interface EngineApi {
   probeGpu(): Promise<GpuProbe>;
 
   /**
+   * Calls `onLost` (a `Comlink.proxy`) once if the current GPU device is lost (driver reset, GPU
+   * removed, out of memory in the driver), with a `device_lost` error. The model, dataset and any
+   * run on the GPU are gone then; saved runs are not. Resolves at once; `ok: false` without a GPU.
+   */
+  watchDeviceLoss(onLost: (error: WireError) => void): Promise<Outcome<object>>;
+
+  /**
    * Builds the built-in demo model (model/demo_model.ts: seeded random weights, UNTRAINED, with the
    * tokenizer shipped in public/demo-model/) and loads it onto the GPU in NF4. Replaces any model
    * loaded before (and forgets its dataset, which was tokenized for it).
@@ -93,6 +100,14 @@ export interface EngineApi {
 
   /** The problems of a settings record, at most one per field, each phrased for its label. */
   validateSettings(input: SettingsInput): Promise<SettingsProblem[]>;
+
+  /**
+   * GPU bytes a run with these settings would take on the loaded model (and dataset, when one is
+   * loaded), by category, with any buffer this GPU's limits refuse. WebGPU does not tell how much
+   * memory the GPU has in all, so only those per-buffer limits can be checked. `no_model` without
+   * a model; `bad_train_config` when the settings have problems.
+   */
+  estimateMemory(settings: SettingsInput): Promise<Outcome<{ memory: MemoryView }>>;
 
   /**
    * Trains a LoRA adapter on the loaded model and dataset. Resolves when the run ends: finished,

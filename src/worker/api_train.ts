@@ -47,6 +47,23 @@ export interface SettingsProblem {
   message: string;
 }
 
+/** GPU memory a run with some settings would take, estimated before anything is allocated. */
+export interface MemoryView {
+  /** Bytes live while training, by category: base, lora, optimizer, activations, scratch. */
+  live: Record<string, number>;
+  total: number;
+  /** The most at any moment, loading included. */
+  peak: number;
+  /** batch · seq: the tokens one micro-batch is planned for. */
+  tokens: number;
+  /** The padded sequence length planned for. */
+  seq: number;
+  /** Whether seq came from the dataset's longest example (else from max length). */
+  fromData: boolean;
+  /** Buffers this GPU's limits refuse, each with what to lower; empty when the run fits. */
+  problems: string[];
+}
+
 /** One optimizer step, as charted. */
 export interface StepPoint {
   step: number;

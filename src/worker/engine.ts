@@ -8,7 +8,8 @@ import { demoModelFolder, type DemoTokenizerFiles } from '../model/demo_model.ts
 import { indexedDbKeyValue, type KeyValue } from '../storage/key_value.ts';
 import { RunStore } from '../storage/run_store.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../train/config.ts';
-import type { DatasetOptions, EngineApi, GpuProbe, Outcome, ProgressCallback, RunHistory, SettingsInput, TrainCallbacks } from './api.ts';
+import type { DatasetOptions, EngineApi, WireError, GpuProbe, Outcome, ProgressCallback, RunHistory, SettingsInput, TrainCallbacks } from './api.ts';
+import { memoryView } from './memory_view.ts';
 import { loadDatasetSession, previewView, sameOptions, type DatasetSession } from './dataset_session.ts';
 import { fetchDemoTokenizer, loadModelSession, type ModelSession } from './model_session.ts';
 import { RunsApi } from './runs_api.ts';
@@ -51,6 +52,14 @@ export class Engine implements EngineApi {
 
   async probeGpu(): Promise<GpuProbe> {
     return attempt(async () => ({ adapter: (await this.#device()).adapter }));
+  }
+
+  watchDeviceLoss(onLost: (error: WireError) => void) {
+    return attempt(async () => {
+      const gpu = await this.#device();
+      void gpu.lost.then((e) => quietly(onLost)(toWireError(e)));
+      return {};
+    });
   }
 
   loadDemoModel(progressTo?: ProgressCallback) {
@@ -96,6 +105,16 @@ export class Engine implements EngineApi {
     return checkSettings(input).problems;
   }
 
+  estimateMemory(settings: SettingsInput) {
+    return attempt(async () => {
+      const { config, problems } = checkSettings(settings);
+      if (problems.length) throw new InputError('bad_train_config', `Fix the settings first: ${problems.map((p) => p.message).join('; ')}`);
+      const model = this.#requireModel();
+      const { gpu } = await this.#runtime();
+      return { memory: memoryView(model, this.#dataset, config, gpu) };
+    });
+  }
+
   train(settings: SettingsInput, callbacks: TrainCallbacks) {
     return attempt(async () => {
       const { config, problems } = checkSettings(settings);
@@ -108,16 +127,19 @@ export class Engine implements EngineApi {
       try {
         const { rt } = await this.#runtime();
         // Settings that change how the base is held or how the data is tokenized take effect here.
+        const note = (text: string) => quietly(callbacks.onEvent)({ atS: 0, text });
         let model = this.#model!;
+        let dataset = this.#dataset!;
         if (model.quant !== config.quant || model.doubleQuant !== config.doubleQuant) {
+          note(`loading the base again with ${config.quant === 'nf4' ? `NF4${config.doubleQuant ? ' and double quantization' : ' without double quantization'}` : 'unquantized float32 weights'}`);
           model = await this.#reload(model.folder, model.untrained, config.quant, config.doubleQuant);
         }
-        let dataset = this.#dataset!;
         const wanted: DatasetOptions = { format: config.format, maxLength: config.maxLength, lossOn: config.lossOn };
         if (!sameOptions(dataset.options, wanted) || dataset.tokenizer !== model.tokenizer) {
+          note(`reading ${dataset.name} again with max length ${wanted.maxLength}, format ${wanted.format}, training on ${wanted.lossOn}`);
           dataset = await loadDatasetSession(dataset.file, dataset.name, model.tokenizer, wanted);
-          this.#dataset = dataset;
         }
+        this.#dataset = dataset;
         this.#adapter = undefined;
         const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, signal: controller.signal, onRunStart: (id) => (this.#liveRunId = id) });
         this.#adapter = out.adapter;

@@ -134,6 +134,10 @@ describe('the web app, as a new user', () => {
     // The new max length re-reads the file with it.
     await expect.poll(() => page.getByTestId('stat-truncated').innerText(), { timeout: 30_000 }).toContain('Cut at 64');
 
+    // The memory this run needs, estimated before it starts (the tiny model fits any GPU).
+    await expect.poll(() => number(page, 'memory-bar', 'data-total'), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(await page.getByTestId('memory-problems').count()).toBe(0);
+
     // 4. Train: the progress bar advances and the loss chart gains points; then stop.
     await page.getByTestId('start-training').click();
     const progress = page.getByTestId('train-progress').getByRole('progressbar');

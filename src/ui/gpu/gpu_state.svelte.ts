@@ -16,12 +16,17 @@ export class GpuState {
   status: GpuStatus = $state.raw({ kind: 'probing' });
   /** The probe has run longer than expected: a GPU process starting up, or a driver that hangs. */
   slow = $state(false);
+  /** The device was lost after it was ready (driver reset, GPU gone): what the engine said. */
+  lost: WireError | null = $state.raw(null);
   readonly #probe: () => Promise<GpuProbe>;
+  readonly #watchLoss: ((onLost: (e: WireError) => void) => Promise<unknown>) | undefined;
   /** Answers to an earlier check() that was overtaken by a newer one are dropped. */
   #generation = 0;
 
-  constructor(probe: () => Promise<GpuProbe>) {
+  /** `watchLoss` registers a callback for the device's loss (the engine's watchDeviceLoss, proxied). */
+  constructor(probe: () => Promise<GpuProbe>, watchLoss?: (onLost: (e: WireError) => void) => Promise<unknown>) {
     this.#probe = probe;
+    this.#watchLoss = watchLoss;
   }
 
   async check(): Promise<void> {
@@ -43,6 +48,12 @@ export class GpuState {
     if (generation !== this.#generation) return;
     this.status = next;
     this.slow = false;
+    if (next.kind === 'ready') {
+      this.lost = null;
+      void this.#watchLoss?.((e) => {
+        if (generation === this.#generation) this.lost = e;
+      }).catch(() => undefined);
+    }
   }
 }
 

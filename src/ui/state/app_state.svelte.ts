@@ -1,6 +1,7 @@
 import type { Remote } from 'comlink';
 import type { DatasetOptions, EngineApi } from '../../worker/api.ts';
 import { DataState } from './data_state.svelte.ts';
+import { MemoryState } from './memory_state.svelte.ts';
 import { ModelState } from './model_state.svelte.ts';
 import { RunsState } from './runs_state.svelte.ts';
 import { SettingsState } from './settings_state.svelte.ts';
@@ -16,6 +17,7 @@ export class AppState {
   readonly settings: SettingsState;
   readonly train: TrainState;
   readonly runs: RunsState;
+  readonly memory: MemoryState;
   #retokenize: ReturnType<typeof setTimeout> | undefined;
 
   constructor(engine: Remote<EngineApi>, storage?: Pick<Storage, 'getItem' | 'setItem'>) {
@@ -23,6 +25,7 @@ export class AppState {
     this.settings = new SettingsState(engine, storage);
     this.data = new DataState(engine, () => this.model.card !== null, () => this.settings.datasetOptions);
     this.runs = new RunsState(engine);
+    this.memory = new MemoryState(engine);
     this.train = new TrainState(engine, () => void this.runs.refresh());
   }
 
@@ -66,6 +69,15 @@ export class AppState {
     this.#retokenize = setTimeout(() => {
       if (!this.train.active) void this.data.reload();
     }, RETOKENIZE_AFTER_MS);
+  }
+
+  /** Called by an effect when the model, the dataset or a setting changed: estimate the memory again. */
+  estimateMemory(): void {
+    if (!this.model.card || !this.settings.ok || this.train.active) {
+      if (!this.train.active) this.memory.clear();
+      return;
+    }
+    void this.memory.refresh(this.settings.snapshot());
   }
 
   /** The tab's title: progress while training, so it shows from another tab. */
