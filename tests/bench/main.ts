@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 interface Bench {
   describe: string;
   /** Imported only when asked for, so one missing or broken benchmark does not stop the others. */
-  load: () => Promise<{ run: () => Promise<void> } | undefined>;
+  load: () => Promise<{ run: (flags: string[]) => Promise<void> } | undefined>;
 }
 
 const BENCHES: Record<string, Bench> = {
@@ -19,6 +19,7 @@ const BENCHES: Record<string, Bench> = {
     describe: 'dataset loading, tokenizing and batching throughput',
     load: () => loadOptional('./data_bench.ts'),
   },
+  train: { describe: 'a QLoRA training step: time per part, tokens/s, GFLOP/s vs peak, memory vs estimate', load: () => import('./train_bench.ts') },
 };
 
 /** A benchmark module another engineer may not have written yet: undefined when its file is absent. */
@@ -30,7 +31,7 @@ async function loadOptional(relative: string): Promise<{ run: () => Promise<void
 
 function usage(): string {
   const lines = Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(8)} ${b.describe}`);
-  return ['usage: npm run bench [name…]   (no name runs them all)', ...lines].join('\n');
+  return ['usage: npm run bench -- [name…] [--flag …]   (no name runs them all; flags go to the benchmarks)', ...lines].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -38,12 +39,15 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
-  const unknown = argv.filter((a) => !(a in BENCHES));
+  // From the first --flag on, the words are the benchmarks' flags: `npm run bench -- train --model DIR`.
+  const cut = argv.findIndex((a) => a.startsWith('--'));
+  const [picked, flags] = cut < 0 ? [argv, []] : [argv.slice(0, cut), argv.slice(cut)];
+  const unknown = picked.filter((a) => !(a in BENCHES));
   if (unknown.length > 0) {
     console.error(`unknown benchmark${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}\n${usage()}`);
     return 2;
   }
-  const names = argv.length > 0 ? argv : Object.keys(BENCHES);
+  const names = picked.length > 0 ? picked : Object.keys(BENCHES);
   let failed = 0;
   for (const name of names) {
     console.log(`\n### ${name}`);
@@ -54,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
         console.log(`(skipped: tests/bench/${name}_bench.ts does not exist yet)`);
         continue;
       }
-      await bench.run();
+      await bench.run(flags);
       console.log(`(${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
     } catch (e) {
       failed++;
