@@ -6,6 +6,7 @@ import { ropeForward } from '../kernels/rope.ts';
 import { swigluForward } from '../kernels/swiglu.ts';
 import type { ActBuffer, LayerActs } from './activations.ts';
 import type { LayerWeights } from './base_weights.ts';
+import type { CachedPass } from './kv_cache.ts';
 import { linearForward, type LinearIo, type PassContext } from './model_linear.ts';
 
 // One pre-norm decoder layer forward on the GPU (formats.md §4.3, §4.4; Qwen3's q_norm/k_norm),
@@ -16,6 +17,7 @@ import { linearForward, type LinearIo, type PassContext } from './model_linear.t
 //   [Qwen3] q = RMSNorm_D(qRaw; q_norm), k = RMSNorm_D(kRaw; k_norm)   per head, saves rstdQ/K
 //   q, k = RoPE(q), RoPE(k)                                    in place, per-token positions
 //   att = Attention(q, k, v)                                   (Hq)    saves lse in stats
+//         [generation: k, v appended to the KV cache, att over the cache (kv_cache.ts)]
 //   hMid = h + o_proj(att)                                     (C)     h copied, o_proj adds (β = 1)
 //   xn2 = RMSNorm(hMid; post_attention_layernorm)              (C)     saves rstd2
 //   gate = gate_proj(xn2), up = up_proj(xn2)                   (I)
@@ -30,6 +32,8 @@ export interface ModelPass extends PassContext {
   positions: GPUBuffer;
   /** i32 (M): the attention kernel's convention, negative = padding. */
   segments: GPUBuffer;
+  /** Generation: the M tokens sit at positions cache.start …, attention reads the KV cache. */
+  cache?: CachedPass;
 }
 
 export function layerIo(pass: ModelPass, layer: number, weights: LayerWeights, acts: LayerActs, module: LinearModule, x: ActBuffer): LinearIo {
@@ -58,7 +62,8 @@ export function layerForward(pass: ModelPass, layer: number, weights: LayerWeigh
   const rope = { positions: pass.positions, invFreq: pass.invFreq };
   ropeForward(rt, rec, { x: acts.q.buffer, ...rope }, { rows: M, heads: H, headDim: D });
   ropeForward(rt, rec, { x: acts.k.buffer, ...rope }, { rows: M, heads: Hkv, headDim: D });
-  attentionForward(rt, rec, { q: acts.q.buffer, k: acts.k.buffer, v: acts.v.buffer, segment: pass.segments, o: acts.att.buffer, stats: acts.stats.buffer }, pass.attention);
+  if (pass.cache) pass.cache.kv.attend(rec, layer, { q: acts.q.buffer, k: acts.k.buffer, v: acts.v.buffer, att: acts.att.buffer }, M, pass.cache.start);
+  else attentionForward(rt, rec, { q: acts.q.buffer, k: acts.k.buffer, v: acts.v.buffer, segment: pass.segments, o: acts.att.buffer, stats: acts.stats.buffer }, pass.attention);
   // hMid = h + o_proj(att): the projection adds onto a copy of h.
   rec.copy(h.buffer, 0, acts.hMid.buffer, 0, M * C * 4);
   linearForward(pass, io('o_proj', acts.att), acts.hMid, { beta: 1 });
