@@ -14,7 +14,7 @@
 // The workflow is stateful on the engine's side, one of each at a time: a loaded base model, a
 // dataset tokenized with that model's tokenizer, at most one training run, and the adapter of the
 // last run. Not here yet (issue #7 lists them): pause/resume, checkpoints and resuming a run,
-// Hub downloads, generation and evaluation, merged export.
+// generation and evaluation, merged export.
 
 import type { AdapterSummary } from '../engine/device.ts';
 import type { DatasetOptions, DatasetSummary, ExamplePreviewView } from './api_data.ts';
@@ -50,6 +50,19 @@ export interface Progress {
   stage: string;
   done: number;
   total: number;
+  /** 'bytes' for downloads (then `bytesPerS` is the recent speed); items (tensors, …) otherwise. */
+  unit?: 'bytes';
+  bytesPerS?: number;
+}
+
+/** What downloading a Hub repository would fetch, and how much of it is cached already. */
+export interface HubPlan {
+  repo: string;
+  /** The Hub's address, e.g. https://huggingface.co. */
+  base: string;
+  files: { path: string; bytes: number; cachedBytes: number }[];
+  totalBytes: number;
+  cachedBytes: number;
 }
 
 export type ProgressCallback = (p: Progress) => void;
@@ -82,6 +95,25 @@ export interface EngineApi {
    * keep their folder's name. Errors name the file and field (`unsupported_model`, `bad_model_folder` …).
    */
   loadModelFiles(files: File[], onProgress?: ProgressCallback): Promise<Outcome<{ model: ModelCard }>>;
+
+  /**
+   * The files a model folder needs from a Hub repository (`owner/name`) at `base` (default Hub:
+   * https://huggingface.co; a mirror or a test server answering the same URLs works too), with
+   * their sizes and how much is already in this browser's cache — shown before downloading.
+   * Offline, a repository downloaded before is planned from its cached file list. `hub_error`
+   * for an unknown, gated or weightless repository.
+   */
+  hubPlan(repo: string, base: string): Promise<Outcome<{ plan: HubPlan }>>;
+
+  /**
+   * Downloads what is missing of a repository into the Origin Private File System (resuming a
+   * partial file with a Range request; complete files are not fetched again), reporting bytes and
+   * speed, then loads it like `loadModelFiles`.
+   */
+  downloadModel(repo: string, base: string, onProgress?: ProgressCallback): Promise<Outcome<{ model: ModelCard }>>;
+
+  /** Cancels a download in progress (what has arrived stays cached, to resume). */
+  cancelDownload(): Promise<void>;
 
   /**
    * Streams a JSONL file through the loaded model's tokenizer: detects the format, masks each

@@ -9,6 +9,7 @@ import { indexedDbKeyValue, type KeyValue } from '../storage/key_value.ts';
 import { RunStore } from '../storage/run_store.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../train/config.ts';
 import type { DatasetOptions, EngineApi, WireError, GpuProbe, Outcome, ProgressCallback, RunHistory, SettingsInput, TrainCallbacks } from './api.ts';
+import { downloadHubModel, hubPlan } from './hub_download.ts';
 import { memoryView } from './memory_view.ts';
 import { loadDatasetSession, previewView, sameOptions, type DatasetSession } from './dataset_session.ts';
 import { fetchDemoTokenizer, loadModelSession, type ModelSession } from './model_session.ts';
@@ -42,6 +43,7 @@ export class Engine implements EngineApi {
   #training: AbortController | undefined;
   #liveRunId: string | null = null;
   #adapter: { fileName: string; bytes: Uint8Array } | undefined;
+  #download: AbortController | undefined;
 
   constructor(acquireOrOptions: (() => Promise<GpuContext>) | EngineOptions = {}) {
     const options = typeof acquireOrOptions === 'function' ? { acquire: acquireOrOptions } : acquireOrOptions;
@@ -75,6 +77,31 @@ export class Engine implements EngineApi {
   loadModelFiles(files: File[], progressTo?: ProgressCallback) {
     const onProgress = quietly(progressTo);
     return attempt(async () => ({ model: await this.#loadModel(filesFolder(files), false, onProgress) }));
+  }
+
+  hubPlan(repo: string, base: string) {
+    return attempt(async () => ({ plan: await hubPlan(base, repo.trim()) }));
+  }
+
+  downloadModel(repo: string, base: string, progressTo?: ProgressCallback) {
+    const onProgress = quietly(progressTo);
+    return attempt(async () => {
+      this.#idle();
+      if (this.#download) throw new InputError('busy', 'A download is already running.');
+      const controller = new AbortController();
+      this.#download = controller;
+      try {
+        const plan = await hubPlan(base, repo.trim(), controller.signal);
+        const folder = await downloadHubModel(plan, onProgress, controller.signal);
+        return { model: await this.#loadModel(folder, false, onProgress) };
+      } finally {
+        this.#download = undefined;
+      }
+    });
+  }
+
+  async cancelDownload(): Promise<void> {
+    this.#download?.abort();
   }
 
   loadDataset(file: File, options: Partial<DatasetOptions>, progressTo?: ProgressCallback) {

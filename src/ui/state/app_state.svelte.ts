@@ -1,6 +1,7 @@
 import type { Remote } from 'comlink';
 import type { DatasetOptions, EngineApi } from '../../worker/api.ts';
 import { DataState } from './data_state.svelte.ts';
+import { HubState } from './hub_state.svelte.ts';
 import { MemoryState } from './memory_state.svelte.ts';
 import { ModelState } from './model_state.svelte.ts';
 import { RunsState } from './runs_state.svelte.ts';
@@ -18,10 +19,12 @@ export class AppState {
   readonly train: TrainState;
   readonly runs: RunsState;
   readonly memory: MemoryState;
+  readonly hub: HubState;
   #retokenize: ReturnType<typeof setTimeout> | undefined;
 
   constructor(engine: Remote<EngineApi>, storage?: Pick<Storage, 'getItem' | 'setItem'>) {
     this.model = new ModelState(engine);
+    this.hub = new HubState(engine, this.model, storage);
     this.settings = new SettingsState(engine, storage);
     this.data = new DataState(engine, () => this.model.card !== null, () => this.settings.datasetOptions);
     this.runs = new RunsState(engine);

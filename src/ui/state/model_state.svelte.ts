@@ -26,15 +26,16 @@ export class ModelState {
   }
 
   loadDemo(): Promise<void> {
-    return this.#load('the demo model', (onProgress) => this.engine.loadDemoModel(onProgress));
+    return this.load('the demo model', (onProgress) => this.engine.loadDemoModel(onProgress));
   }
 
   loadFiles(files: File[]): Promise<void> {
     const top = files[0]?.webkitRelativePath.split('/')[0] || `${files.length} files`;
-    return this.#load(top, (onProgress) => this.engine.loadModelFiles(files, onProgress));
+    return this.load(top, (onProgress) => this.engine.loadModelFiles(files, onProgress));
   }
 
-  async #load(what: string, call: (onProgress: (p: Progress) => void) => ReturnType<EngineApi['loadDemoModel']>): Promise<void> {
+  /** Runs one of the engine's model loads, showing its progress (and its bytes, for a download). */
+  async load(what: string, call: (onProgress: (p: Progress) => void) => ReturnType<EngineApi['loadDemoModel']>): Promise<void> {
     this.status = { kind: 'loading', what, progress: null };
     const onProgress = Comlink.proxy((p: Progress) => {
       if (this.status.kind === 'loading') this.status = { ...this.status, progress: p };
