@@ -22,6 +22,11 @@ export function isQuantizedLinear(name: string): boolean {
   return LINEAR_WEIGHT.test(name);
 }
 
+/** True for the bias of a decoder-layer Linear (loaded and stored together with its weight). */
+export function isLinearBias(name: string): boolean {
+  return /^model\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.bias$/.test(name);
+}
+
 export function layerPrefix(i: number): string {
   return `model.layers.${i}`;
 }

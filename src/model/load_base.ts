@@ -8,7 +8,7 @@ import { readJson, type ModelFolder } from '../formats/model_folder.ts';
 import { dynamicMap } from '../formats/nf4_dynamic_map.ts';
 import { dequantizeNf4 } from '../formats/nf4.ts';
 import { parseNf4Entries, type StoredTensor } from '../formats/nf4_safetensors.ts';
-import { checkTensors, expectedTensors, LINEAR_MODULES, parameterCount, type ExpectedTensor } from '../formats/tensor_names.ts';
+import { checkTensors, expectedTensors, isLinearBias, LINEAR_MODULES, parameterCount, type ExpectedTensor } from '../formats/tensor_names.ts';
 import { uploadNf4 } from '../kernels/nf4_alloc.ts';
 import { quantizeNf4OnGpu } from '../kernels/nf4_quantize.ts';
 import { nf4RowMultiple } from '../kernels/nf4_tensor.ts';
@@ -44,7 +44,8 @@ export async function loadBaseModel(rt: Runtime, folder: ModelFolder, options: L
   const expected = expectedTensors(config);
   const loaded = new Map<string, GpuTensor | BaseLinear>();
   for (const [i, tensor] of expected.entries()) {
-    loaded.set(tensor.name, tensor.linear ? await loader.linear(tensor) : await loader.dense(tensor.name));
+    // A Linear's bias is loaded with its weight (BaseLinear.bias), not again on its own.
+    if (!isLinearBias(tensor.name)) loaded.set(tensor.name, tensor.linear ? await loader.linear(tensor) : await loader.dense(tensor.name));
     options.onProgress?.({ tensor: tensor.name, done: i + 1, total: expected.length });
   }
   await rt.arena.checkAllocations();

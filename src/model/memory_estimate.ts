@@ -2,7 +2,7 @@ import { MEMORY_CATEGORIES, type MemoryCategory, type MemoryReport } from '../en
 import { BufferTooLargeError } from '../engine/errors.ts';
 import { planRowChunks } from '../engine/tensor.ts';
 import type { ModelConfig } from '../formats/hf_config.ts';
-import { expectedTensors, type LinearModule } from '../formats/tensor_names.ts';
+import { expectedTensors, isLinearBias, type LinearModule } from '../formats/tensor_names.ts';
 import { GRAD_NORM_STATE_BYTES, gradNormSlots } from '../kernels/grad_norm.ts';
 import { nf4StatsBytes } from '../kernels/nf4_alloc.ts';
 import { NESTED_BLOCK, NF4_BLOCK, nf4RowMultiple } from '../kernels/nf4_tensor.ts';
@@ -140,11 +140,11 @@ function loadBase(arena: DryArena, config: ModelConfig, options: TrainingMemoryO
   const names = new Set(expected.map((t) => t.name));
   for (const t of expected) {
     if (!t.linear) {
-      tensor(arena, t.name, t.shape.length ? t.shape : [1], 4, 'base', maxBinding);
+      if (!isLinearBias(t.name)) tensor(arena, t.name, t.shape.length ? t.shape : [1], 4, 'base', maxBinding);
       continue;
     }
     const [rows, cols] = t.shape;
-    // TensorLoader.linear uploads the bias first, and the loop uploads it again as a tensor of its own.
+    // TensorLoader.linear uploads the bias first, then the weight.
     const bias = t.name.replace(/\.weight$/, '.bias');
     if (names.has(bias)) tensor(arena, bias, [rows], 4, 'base', maxBinding);
     if (options.quant === 'none') {

@@ -35,7 +35,7 @@ describeGpu('training steps against the float64 reference', () => {
       const V = base.config.vocabSize;
       const r = rng(5);
       const examples: TokenRow[] = [5, 9, 4, 7, 11, 6, 8, 3, 10, 5].map((n) => {
-        const inputIds = Int32Array.from({ length: n }, () => r.int(V));
+        const inputIds = Int32Array.from({ length: n }, () => r.int(0, V));
         const labels = Int32Array.from(inputIds, (id, t) => (t < 2 ? -100 : id));
         return { inputIds, labels };
       });
