@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { acquireDevice, type GpuContext } from './device.ts';
 import { WebGPUUnavailableError } from './errors.ts';
 
@@ -31,7 +33,23 @@ export interface NodeGpuOptions {
   onNote?: (message: string) => void;
 }
 
+/**
+ * Vulkan's window-system code complains on stderr ("XDG_RUNTIME_DIR is invalid or not set") on
+ * headless machines; a private runtime dir keeps the CLI's stderr to what we print.
+ */
+function quietVulkan(): void {
+  if (process.env.XDG_RUNTIME_DIR) return;
+  const dir = join(tmpdir(), `webtune-runtime-${process.getuid?.() ?? 'user'}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  } catch {
+    // Only a cosmetic message is at stake.
+  }
+}
+
 export async function acquireNodeDevice(options: NodeGpuOptions = {}): Promise<GpuContext> {
+  quietVulkan();
   const { create, globals } = await import('webgpu');
   // Dawn's constants (GPUBufferUsage, GPUMapMode …) are globals in the browser; make them so here.
   Object.assign(globalThis, globals);
