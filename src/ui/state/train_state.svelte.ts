@@ -20,6 +20,7 @@ export class TrainState {
   /** performance.now() at start, and a clock that ticks while running so elapsed time moves. */
   startedAt = $state(0);
   now = $state(0);
+  #endedAt = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -57,8 +58,6 @@ export class TrainState {
   get tokensPerS(): number | null {
     return this.steps.at(-1)?.tokensPerS ?? null;
   }
-
-  #endedAt = 0;
 
   async start(settings: SettingsInput): Promise<void> {
     if (this.active) return;
