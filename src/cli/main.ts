@@ -11,6 +11,8 @@ const verbs: Record<string, Verb> = {
   data: { summary: 'data --model DIR --data FILE.jsonl [...]   check, tokenize and preview a dataset', load: () => import('./data.ts') },
   merge: { summary: 'merge --model DIR --adapter DIR|ZIP --out DIR [--shard-size 2GB] [--from-nf4]   merge an adapter into the base', load: () => import('./merge.ts') },
   export: { summary: 'export --adapter DIR --zip FILE [--model DIR]   an adapter folder as one .zip', load: () => import('./export.ts') },
+  generate: { summary: 'generate --model DIR [--adapter DIR] --prompt TEXT [--chat] [...]   stream generated text; --help lists every flag', load: () => import('./generate.ts') },
+  eval: { summary: 'eval --model DIR [--adapter DIR] --data FILE.jsonl [--max-examples N] [--out FILE.json|.csv]   base vs tuned ROUGE/BLEU/EM', load: () => import('./eval.ts') },
   train: { summary: 'train --model DIR --data FILE.jsonl --out DIR [...]   QLoRA fine-tuning; --help lists every flag', load: () => import('./train.ts') },
 };
 

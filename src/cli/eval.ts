@@ -1,0 +1,76 @@
+import { writeFile } from 'node:fs/promises';
+import { InputError } from '../errors.ts';
+import { openNodeStreamSource } from '../data/node_stream_source.ts';
+import { buildEvalReport, displayPrompt, formatSummaryTable, loadReferences, renderPrompt, reportFormatOf, reportToCsv, reportToJson, type EvalExample } from '../eval/index.ts';
+import type { Generator } from '../model/generate.ts';
+import { greedySampling } from '../model/sampling.ts';
+import { Prng } from '../train/rng.ts';
+import { intFlag, parseArgs, requireFlag, stringFlag } from './args.ts';
+import { chatRendererOf, decoderOf, encodeForGeneration, loadForGeneration, quantFromArgs, stopIdsOf } from './generate_setup.ts';
+import { withCliRuntime } from './gpu.ts';
+import type { CliIo } from './io.ts';
+import { loadModelTokenizer } from './model_tokenizer.ts';
+
+// `webtune eval --model DIR [--adapter DIR] --data FILE [...]`: each held-out example's prompt
+// (Alpaca, prompt/completion, or messages up to the last assistant turn; eval/references.ts) is
+// answered greedily by the base model and, with --adapter, by the tuned one — the same loaded base
+// with the LoRA pairs switched off and on — and both are scored against the reference (ROUGE-1/2/L
+// F1, BLEU-4, exact match; eval/report.ts). The summary table goes to stdout, progress to stderr,
+// and the per-example rows to --out (.json or .csv).
+
+const USAGE =
+  'usage: webtune eval --model DIR [--adapter DIR] --data FILE.jsonl [--max-examples N] [--max-new-tokens N]\n' +
+  '         [--out FILE.json|FILE.csv] [--quant nf4|none]\n' +
+  '  generation is greedy; with --adapter every example is answered by the base and by the tuned model\n';
+
+const FLAGS = { model: 'string', adapter: 'string', data: 'string', 'max-examples': 'string', 'max-new-tokens': 'string', out: 'string', quant: 'string', help: 'boolean' } as const;
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, FLAGS);
+  if (args.flags.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new InputError('bad_argument', `unexpected argument "${args.positionals[0]}"`);
+  const model = requireFlag(args, 'model');
+  const data = requireFlag(args, 'data');
+  const adapter = stringFlag(args, 'adapter');
+  const out = stringFlag(args, 'out');
+  const format = out === undefined ? null : reportFormatOf(out);
+  if (out !== undefined && format === null) throw new InputError('bad_flag', `--out must end in .json or .csv, got "${out}"`);
+  const maxExamples = intFlag(args, 'max-examples', 100, 1);
+  const maxNewTokens = intFlag(args, 'max-new-tokens', 64, 1, 1 << 20);
+  const quant = quantFromArgs(args);
+
+  const tokenizer = await loadModelTokenizer(model);
+  const refs = await loadReferences(await openNodeStreamSource(data), { maxExamples });
+  if (refs.references.length === 0) throw new InputError('empty_eval_set', `${data} has no examples to evaluate`);
+  const needsChat = refs.references.some((r) => r.prompt.kind === 'chat');
+  const chat = needsChat ? chatRendererOf(tokenizer) : null;
+  const prompts = refs.references.map((r) => {
+    const rendered = r.prompt.kind === 'text' ? { text: r.prompt.text, addSpecialTokens: true } : renderPrompt(r.prompt, chat!);
+    return encodeForGeneration(tokenizer, rendered.text, rendered.addSpecialTokens);
+  });
+  const longest = Math.max(...prompts.map((p) => p.length));
+  io.err(`webtune: ${refs.references.length} ${refs.format} examples from ${refs.file}; longest prompt ${longest} tokens\n`);
+
+  return withCliRuntime(io, async (rt) => {
+    const { generator } = await loadForGeneration(rt, io, { model, adapter, quant, maxSeq: longest + maxNewTokens });
+    const answer = async (g: Generator, ids: number[], withAdapter: boolean) =>
+      (await g.generate(ids, { maxNewTokens, sampling: greedySampling, rng: Prng.stream(0, 'eval'), stopIds: stopIdsOf(tokenizer), decode: decoderOf(tokenizer), adapter: withAdapter })).text;
+    const examples: EvalExample[] = [];
+    for (const [i, ref] of refs.references.entries()) {
+      const baseOutput = await answer(generator, prompts[i], false);
+      const tunedOutput = adapter ? await answer(generator, prompts[i], true) : null;
+      examples.push({ prompt: displayPrompt(ref.prompt), reference: ref.reference, baseOutput, tunedOutput, line: ref.line });
+      io.err(`webtune: example ${i + 1}/${refs.references.length} (line ${ref.line})\n`);
+    }
+    const report = buildEvalReport(examples);
+    io.out(formatSummaryTable(report.summary));
+    if (out !== undefined) {
+      await writeFile(out, format === 'csv' ? reportToCsv(report) : reportToJson(report));
+      io.out(`rows written to ${out}\n`);
+    }
+    return 0;
+  });
+}

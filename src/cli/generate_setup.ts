@@ -1,0 +1,108 @@
+import { InputError } from '../errors.ts';
+import { ChatRenderer } from '../data/chat_template.ts';
+import type { TextTokenizer } from '../data/tokenizer.ts';
+import type { Runtime } from '../engine/runtime.ts';
+import { parseHfConfig } from '../formats/hf_config.ts';
+import { readJson } from '../formats/model_folder.ts';
+import { openNodeFolder } from '../formats/node_folder.ts';
+import { readAdapter } from '../formats/peft.ts';
+import { Generator } from '../model/generate.ts';
+import { loadBaseModel, type LoadedBase } from '../model/load_base.ts';
+import { LoraParams } from '../model/lora_params.ts';
+import type { SamplingOptions } from '../model/sampling.ts';
+import { loraInitStream } from '../train/rng.ts';
+import { intFlag, stringFlag, type ParsedArgs } from './args.ts';
+import type { CliIo } from './io.ts';
+import { formatLoadReport } from './load_report.ts';
+
+// What `webtune generate` and `webtune eval` share: the base (NF4 by default, as QLoRA trained
+// it), an optional PEFT adapter as unmerged LoRA pairs, one Generator over both, the prompt
+// encoding (plain with BOS, or the chat template with a generation prompt), the ids that end a
+// turn, and the sampling flags.
+
+/** Special tokens that end an assistant turn in common chat templates, beside EOS. */
+const END_OF_TURN = ['<|im_end|>', '<|eot_id|>', '<|end|>', '<end_of_turn>', '<|endoftext|>'];
+
+export interface GenerationSetup {
+  base: LoadedBase;
+  lora: LoraParams | null;
+  generator: Generator;
+}
+
+export async function loadForGeneration(rt: Runtime, io: CliIo, options: { model: string; adapter?: string; quant: 'nf4' | 'none'; maxSeq: number }): Promise<GenerationSetup> {
+  const folder = await openNodeFolder(options.model);
+  const config = parseHfConfig(await readJson(folder, 'config.json'), `${folder.name}/config.json`);
+  // The adapter is read (and checked against the config) before the base takes the GPU.
+  const adapter = options.adapter ? await readAdapter(await openNodeFolder(options.adapter), config) : null;
+  const base = await loadBaseModel(rt, folder, { quant: options.quant, doubleQuant: true });
+  io.err(formatLoadReport(base.report));
+  let lora: LoraParams | null = null;
+  if (adapter) {
+    const s = adapter.settings;
+    lora = new LoraParams(rt, config, { r: s.r, alpha: s.loraAlpha, dropout: 0, modules: s.targetModules, rslora: s.useRslora, init: (t) => loraInitStream(0, t) });
+    lora.import(new Map(adapter.weights.map((w) => [w.target.path, { A: w.a, B: w.b }])));
+  }
+  const generator = new Generator(rt, base, { lora, maxSeq: options.maxSeq });
+  await rt.arena.checkAllocations();
+  return { base, lora, generator };
+}
+
+/** EOS and the end-of-turn special tokens this tokenizer has. */
+export function stopIdsOf(tokenizer: TextTokenizer): number[] {
+  const ids = new Set<number>();
+  if (tokenizer.eosId !== null) ids.add(tokenizer.eosId);
+  for (const t of END_OF_TURN) {
+    const id = tokenizer.specialTokens.get(t);
+    if (id !== undefined) ids.add(id);
+  }
+  return [...ids];
+}
+
+export function chatRendererOf(tokenizer: TextTokenizer): ChatRenderer {
+  return new ChatRenderer(tokenizer.chatTemplate, tokenizer.templateTokens, tokenizer.specialTokens.keys());
+}
+
+/**
+ * Ids of a prompt to continue: with `addSpecialTokens`, the tokenizer's leading specials (BOS)
+ * but never its trailing ones (an EOS there would end the text before the answer).
+ */
+export function encodeForGeneration(tokenizer: TextTokenizer, text: string, addSpecialTokens: boolean): number[] {
+  const ids = tokenizer.encode(text, false);
+  return addSpecialTokens ? [...tokenizer.prefixIds, ...ids] : ids;
+}
+
+/** The prompt's ids: the text after BOS, or one user turn through the chat template. */
+export function encodePrompt(tokenizer: TextTokenizer, prompt: string, chat: boolean): number[] {
+  if (!chat) return encodeForGeneration(tokenizer, prompt, true);
+  return encodeForGeneration(tokenizer, chatRendererOf(tokenizer).render([{ role: 'user', content: prompt }], true), false);
+}
+
+export function decoderOf(tokenizer: TextTokenizer): (ids: readonly number[]) => string {
+  return (ids) => tokenizer.decode(ids, true);
+}
+
+function floatFlag(args: ParsedArgs, name: string, fallback: number, ok: (x: number) => boolean, range: string): number {
+  const v = stringFlag(args, name);
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (v.trim() === '' || !ok(x)) throw new InputError('bad_flag', `--${name} must be ${range}, got "${v}"`);
+  return x;
+}
+
+export const SAMPLING_FLAGS = { temperature: 'string', 'top-k': 'string', 'top-p': 'string', 'repetition-penalty': 'string', seed: 'string' } as const;
+
+/** --temperature (0 = greedy), --top-k, --top-p, --repetition-penalty; defaults: greedy. */
+export function samplingFromArgs(args: ParsedArgs): SamplingOptions {
+  return {
+    temperature: floatFlag(args, 'temperature', 0, (x) => Number.isFinite(x) && x >= 0, 'a number ≥ 0 (0 = greedy)'),
+    topK: intFlag(args, 'top-k', 0, 0),
+    topP: floatFlag(args, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]'),
+    repetitionPenalty: floatFlag(args, 'repetition-penalty', 1, (x) => Number.isFinite(x) && x > 0, 'a number > 0 (1 = off)'),
+  };
+}
+
+export function quantFromArgs(args: ParsedArgs): 'nf4' | 'none' {
+  const q = stringFlag(args, 'quant') ?? 'nf4';
+  if (q !== 'nf4' && q !== 'none') throw new InputError('bad_flag', `--quant must be nf4 or none, got "${q}"`);
+  return q;
+}
