@@ -14,12 +14,12 @@
 // The workflow is stateful on the engine's side, one of each at a time: a loaded base model, a
 // dataset tokenized with that model's tokenizer, at most one training run, and the adapter of the
 // last run. Not here yet (issue #7 lists them): pause/resume, checkpoints and resuming a run,
-// generation and evaluation, merged export.
+// evaluation (ROUGE/BLEU tables), merged export.
 
 import type { AdapterSummary } from '../engine/device.ts';
 import type { DatasetOptions, DatasetSummary, ExamplePreviewView } from './api_data.ts';
 import type { ModelCard } from './api_model.ts';
-import type { MemoryView, SavedRun, SavedRunSummary, SettingsSchema, SettingsInput, SettingsProblem, TrainCallbacks, TrainSummary } from './api_train.ts';
+import type { GenerateRequest, GenerateSummary, MemoryView, SavedRun, SavedRunSummary, SettingsSchema, SettingsInput, SettingsProblem, TrainCallbacks, TrainSummary } from './api_train.ts';
 
 export type { AdapterSummary };
 export type * from './api_data.ts';
@@ -152,6 +152,16 @@ export interface EngineApi {
 
   /** Asks the running training to stop after its current step; no-op when none runs. */
   stop(): Promise<void>;
+
+  /**
+   * Generates a continuation of `request.prompt` on the GPU (KV cache, greedy or seeded sampling),
+   * streaming text to `onText` (a `Comlink.proxy`) as it comes, with the last run's adapter or
+   * without it (the base model, from the same loaded weights). One at a time; not while training.
+   */
+  generate(request: GenerateRequest, onText: (text: string) => void): Promise<Outcome<{ result: GenerateSummary }>>;
+
+  /** Stops a generation after its current token; no-op when none runs. */
+  stopGenerating(): Promise<void>;
 
   /** The last run's adapter as a PEFT .zip (transferred). `no_adapter` before any run. */
   exportAdapter(): Promise<Outcome<{ fileName: string; bytes: Uint8Array }>>;

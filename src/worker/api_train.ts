@@ -155,3 +155,24 @@ export interface SavedRun extends SavedRunSummary {
   settings: Record<string, unknown>;
   history: RunHistory;
 }
+
+/** One generation for the Compare screen. */
+export interface GenerateRequest {
+  prompt: string;
+  /** With the last run's adapter (the fine-tuned model), or without it (the base). */
+  adapter: boolean;
+  /** Wrap the prompt in the model's chat template as one user turn. */
+  chat: boolean;
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  seed: number;
+}
+
+export interface GenerateSummary {
+  text: string;
+  tokens: number;
+  finish: 'eos' | 'stop' | 'length' | 'aborted';
+  promptTokens: number;
+  tokensPerS: number;
+}

@@ -1,4 +1,3 @@
-import * as Comlink from 'comlink';
 import { acquireBrowserDevice } from '../engine/browser_gpu.ts';
 import type { GpuContext } from '../engine/device.ts';
 import { Runtime } from '../engine/runtime.ts';
@@ -8,7 +7,8 @@ import { demoModelFolder, type DemoTokenizerFiles } from '../model/demo_model.ts
 import { indexedDbKeyValue, type KeyValue } from '../storage/key_value.ts';
 import { RunStore } from '../storage/run_store.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../train/config.ts';
-import type { DatasetOptions, EngineApi, WireError, GpuProbe, Outcome, ProgressCallback, RunHistory, SettingsInput, TrainCallbacks } from './api.ts';
+import type { DatasetOptions, EngineApi, GenerateRequest, WireError, GpuProbe, Outcome, ProgressCallback, RunHistory, SettingsInput, TrainCallbacks } from './api.ts';
+import { GenerationSession, type TunedAdapter } from './generation.ts';
 import { downloadHubModel, hubPlan } from './hub_download.ts';
 import { memoryView } from './memory_view.ts';
 import { loadDatasetSession, previewView, sameOptions, type DatasetSession } from './dataset_session.ts';
@@ -16,6 +16,7 @@ import { fetchDemoTokenizer, loadModelSession, type ModelSession } from './model
 import { RunsApi } from './runs_api.ts';
 import { checkSettings, settingsSchema } from './settings_schema.ts';
 import { trainRun } from './training_run.ts';
+import { attempt, progress, quietly, withTransfer } from './outcome.ts';
 import { toWireError } from './wire_error.ts';
 
 export interface EngineOptions {
@@ -44,6 +45,9 @@ export class Engine implements EngineApi {
   #liveRunId: string | null = null;
   #adapter: { fileName: string; bytes: Uint8Array } | undefined;
   #download: AbortController | undefined;
+  #tuned: TunedAdapter | null = null;
+  #generation: GenerationSession | undefined;
+  #generating: AbortController | undefined;
 
   constructor(acquireOrOptions: (() => Promise<GpuContext>) | EngineOptions = {}) {
     const options = typeof acquireOrOptions === 'function' ? { acquire: acquireOrOptions } : acquireOrOptions;
@@ -168,8 +172,10 @@ export class Engine implements EngineApi {
         }
         this.#dataset = dataset;
         this.#adapter = undefined;
+        this.#dropGeneration(null);
         const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, signal: controller.signal, onRunStart: (id) => (this.#liveRunId = id) });
         this.#adapter = out.adapter;
+        this.#tuned = out.tuned;
         return { summary: out.summary };
       } finally {
         this.#training = undefined;
@@ -180,6 +186,29 @@ export class Engine implements EngineApi {
 
   async stop(): Promise<void> {
     this.#training?.abort();
+  }
+
+  generate(request: GenerateRequest, onText: (text: string) => void) {
+    const send = quietly(onText);
+    return attempt(async () => {
+      const model = this.#requireModel();
+      this.#idle();
+      if (this.#generating) throw new InputError('busy', 'A generation is already running: stop it first.');
+      const { rt } = await this.#runtime();
+      if (this.#generation?.model !== model) this.#dropGeneration(this.#tuned);
+      this.#generation ??= new GenerationSession(rt, model, this.#tuned);
+      const controller = new AbortController();
+      this.#generating = controller;
+      try {
+        return { result: await this.#generation.generate(request, send, controller.signal) };
+      } finally {
+        this.#generating = undefined;
+      }
+    });
+  }
+
+  async stopGenerating(): Promise<void> {
+    this.#generating?.abort();
   }
 
   async exportAdapter() {
@@ -222,6 +251,10 @@ export class Engine implements EngineApi {
     const { rt } = await this.#runtime();
     this.#model = undefined;
     this.#dataset = undefined;
+    // The arena is emptied below, and the last adapter was trained for the old model (its .zip
+    // stays exportable: it needs no GPU).
+    this.#generation = undefined;
+    this.#tuned = null;
     rt.arena.releaseAll();
     this.#model = await loadModelSession(rt, folder, { quant, doubleQuant, untrained, onProgress });
     return this.#model;
@@ -234,6 +267,14 @@ export class Engine implements EngineApi {
 
   #idle(): void {
     if (this.#training) throw new InputError('busy', 'A training run is in progress: stop it first.');
+    if (this.#generating) throw new InputError('busy', 'Text is being generated: stop it first.');
+  }
+
+  /** Forgets the generation state (its LoRA copy on the GPU) and which adapter to generate with. */
+  #dropGeneration(tuned: TunedAdapter | null): void {
+    this.#generation?.release();
+    this.#generation = undefined;
+    this.#tuned = tuned;
   }
 
   /** One Runtime per device; a lost device takes the model and dataset with it. */
@@ -262,36 +303,4 @@ export class Engine implements EngineApi {
     }
     return this.#gpu;
   }
-}
-
-/** Runs `fn`, turning a thrown error into `{ ok: false, error }` for the UI. */
-async function attempt<T extends object>(fn: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, ...(await fn()) };
-  } catch (e) {
-    return { ok: false, error: toWireError(e) };
-  }
-}
-
-/** Marks the zip's buffer for transfer: Comlink moves it to the page instead of copying it. */
-function withTransfer<T extends Outcome<{ bytes: Uint8Array }>>(out: T): T {
-  return out.ok ? Comlink.transfer(out, [out.bytes.buffer]) : out;
-}
-
-/**
- * A UI callback that can never fail the engine's work: a Comlink proxy returns a promise that
- * rejects when the page has gone, and a progress report is not worth an error.
- */
-export function quietly<A extends unknown[]>(fn: ((...args: A) => unknown) | undefined): (...args: A) => void {
-  return (...args) => {
-    try {
-      void Promise.resolve(fn?.(...args)).catch(() => undefined);
-    } catch {
-      // The caller stopped listening.
-    }
-  };
-}
-
-function progress(onProgress: ProgressCallback | undefined, stage: string): void {
-  quietly(onProgress)({ stage, done: 0, total: 0 });
 }

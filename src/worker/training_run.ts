@@ -6,6 +6,7 @@ import type { Runtime } from '../engine/runtime.ts';
 import { adapterZip, type Adapter } from '../formats/peft.ts';
 import { projections } from '../formats/peft_config.ts';
 import { adapterModelCard } from '../formats/peft_card.ts';
+import type { LoraArrays } from '../model/lora_params.ts';
 import { Model } from '../model/model.ts';
 import type { RunStore } from '../storage/run_store.ts';
 import type { TrainConfig } from '../train/config.ts';
@@ -14,6 +15,7 @@ import { loraInitStream } from '../train/rng.ts';
 import { Trainer, type TrainResult } from '../train/trainer.ts';
 import type { RunHistory, StepPoint, TrainCallbacks, TrainSummary } from './api.ts';
 import type { DatasetSession } from './dataset_session.ts';
+import type { TunedAdapter } from './generation.ts';
 import type { ModelSession } from './model_session.ts';
 import { RunRecorder } from './run_recorder.ts';
 
@@ -37,6 +39,8 @@ export interface RunInputs {
 export interface RunOutput {
   summary: TrainSummary;
   adapter: { fileName: string; bytes: Uint8Array };
+  /** The trained pairs, for generating with them after the run's GPU buffers are gone. */
+  tuned: TunedAdapter;
 }
 
 export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
@@ -78,10 +82,12 @@ export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
       throw e;
     }
     recorder.event(result.stoppedAt === null ? 'finished' : `stopped after step ${result.stoppedAt}`);
-    const adapter = await buildAdapter(model, session, dataset.name, config, result);
+    const lora = await model.exportLora();
+    const adapter = buildAdapter(lora, session, dataset.name, config, result);
     const bytes = adapterZip(adapter);
     const summary = await recorder.finish(result, bytes, model.memory.peakTotal);
-    return { summary, adapter: { fileName: adapterFileName(session.card.name, dataset.name), bytes } };
+    const tuned: TunedAdapter = { weights: lora, options: { r: config.loraR, alpha: config.loraAlpha, modules: config.targetModules, rslora: config.rslora } };
+    return { summary, adapter: { fileName: adapterFileName(session.card.name, dataset.name), bytes }, tuned };
   } finally {
     model.release();
   }
@@ -95,8 +101,7 @@ function splitExamples(dataset: DatasetSession, config: TrainConfig) {
   return split;
 }
 
-async function buildAdapter(model: Model, session: ModelSession, dataset: string, config: TrainConfig, result: TrainResult): Promise<Adapter> {
-  const lora = await model.exportLora();
+function buildAdapter(lora: Map<string, LoraArrays>, session: ModelSession, dataset: string, config: TrainConfig, result: TrainResult): Adapter {
   const weights = projections(session.base.config)
     .filter((p) => lora.has(p.path))
     .map((p) => ({ target: p, a: lora.get(p.path)!.A, b: lora.get(p.path)!.B }));

@@ -10,7 +10,7 @@ import { launchChromium, watchPageErrors } from '../helpers/chromium.ts';
 
 // A new user's whole path through the built app in headless Chromium (SwiftShader WebGPU): the
 // demo model, a dataset dropped on the page with a real drag-and-drop event, the settings, a few
-// training steps watched live and stopped, the adapter downloaded and checked as a PEFT folder, the
+// training steps watched live and stopped, base and tuned answers side by side, the adapter downloaded and checked as a PEFT folder, the
 // run found again under saved runs after a reload, and a malformed file's line-numbered error.
 // Screenshots of each screen go to test-results/e2e/ for a person to look at.
 
@@ -78,7 +78,7 @@ describe('the web app, as a new user', () => {
     await browser?.close();
   });
 
-  test('demo model → dropped dataset → train, watch, stop → export → saved run after reload → malformed file', async (ctx) => {
+  test('demo model → dropped dataset → train, watch, stop → compare → export → saved run after reload → malformed file', async (ctx) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
     const page = await context.newPage();
     const errors = watchPageErrors(page);
@@ -158,7 +158,16 @@ describe('the web app, as a new user', () => {
     expect(await page.title()).toBe('webtune');
     expect(await leavingAsks(page)).toBe(false);
 
-    // 5. Export: the downloaded zip is a PEFT adapter.
+    // 5. Compare: the base and the fine-tuned model answer the same prompt, one after the other.
+    await page.getByTestId('compare-prompt').fill('Q: what is 3 plus 3?\nA:');
+    await page.getByTestId('compare-max-new').fill('4');
+    await page.getByTestId('compare-run').click();
+    await expect.poll(() => page.getByTestId('compare-tuned').getAttribute('data-status'), { timeout: 150_000 }).toBe('done');
+    expect(await page.getByTestId('compare-base').getAttribute('data-status')).toBe('done');
+    for (const side of ['compare-base', 'compare-tuned']) expect(await page.getByTestId(side).innerText()).toMatch(/\d+ tokens \((ended|token limit)\)/);
+    await shot(page, '5-compare', 'compare-screen');
+
+    // 6. Export: the downloaded zip is a PEFT adapter.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-adapter').click()]);
     expect(download.suggestedFilename()).toBe('webtune-demo-untrained-sums-lora.zip');
     const zip = readZip(new Uint8Array(readFileSync(await download.path())), 'adapter.zip');
@@ -172,9 +181,9 @@ describe('the web app, as a new user', () => {
     expect(names).toHaveLength(2 * 2 * 2);
     expect(weights.info('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight').shape).toEqual([4, 64]);
     await page.getByTestId('export-done').waitFor();
-    await shot(page, '5-export', 'export-screen');
+    await shot(page, '6-export', 'export-screen');
 
-    // 6. Saved runs: after a reload, the run is listed with its adapter.
+    // 7. Saved runs: after a reload, the run is listed with its adapter.
     await page.reload();
     const row = page.getByTestId('run-row').first();
     await row.waitFor({ timeout: 60_000 });
@@ -187,19 +196,21 @@ describe('the web app, as a new user', () => {
     await page.getByTestId('run-name-input').fill('first try');
     await page.keyboard.press('Enter');
     await expect.poll(() => row.getByTestId('run-name').innerText()).toBe('first try');
-    await shot(page, '6-runs', 'runs-screen');
+    await shot(page, '7-runs', 'runs-screen');
     expect(await overflowsHorizontally(page)).toBe(false);
 
-    // 7. A malformed file: the error names the file and line.
+    // 8. A malformed file: the error names the file and line.
     await loadDemoModel(page);
     await dropFile(page, 'broken.jsonl', MALFORMED);
     const error = page.getByTestId('dataset-error');
     await error.waitFor({ timeout: 60_000 });
     expect(await error.getAttribute('data-code')).toBe('bad_dataset');
     expect(await error.innerText()).toContain('broken.jsonl:3:');
-    await shot(page, '7-data-error', 'data-screen');
+    await shot(page, '8-data-error', 'data-screen');
 
     expect(errors).toEqual([]);
     await context.close();
-  });
+    // About 2.5 minutes on SwiftShader, most of it compiling kernels on first use (training's first
+    // step, eval, generation); the margin is for shared CI cores, not a target.
+  }, 300_000);
 });

@@ -1,5 +1,6 @@
 import type { Remote } from 'comlink';
 import type { DatasetOptions, EngineApi } from '../../worker/api.ts';
+import { CompareState } from './compare_state.svelte.ts';
 import { DataState } from './data_state.svelte.ts';
 import { HubState } from './hub_state.svelte.ts';
 import { MemoryState } from './memory_state.svelte.ts';
@@ -20,7 +21,10 @@ export class AppState {
   readonly runs: RunsState;
   readonly memory: MemoryState;
   readonly hub: HubState;
+  readonly compare: CompareState;
   #retokenize: ReturnType<typeof setTimeout> | undefined;
+  /** The model generation the last run trained on: its adapter fits only that model. */
+  #trainedOn = -1;
 
   constructor(engine: Remote<EngineApi>, storage?: Pick<Storage, 'getItem' | 'setItem'>) {
     this.model = new ModelState(engine);
@@ -29,6 +33,7 @@ export class AppState {
     this.data = new DataState(engine, () => this.model.card !== null, () => this.settings.datasetOptions);
     this.runs = new RunsState(engine);
     this.memory = new MemoryState(engine);
+    this.compare = new CompareState(engine);
     this.train = new TrainState(engine, () => void this.runs.refresh());
   }
 
@@ -47,6 +52,7 @@ export class AppState {
 
   async startTraining(): Promise<void> {
     if (this.blockers.length) return;
+    this.#trainedOn = this.model.generation;
     const started = this.train.start(this.settings.snapshot());
     // The run is saved as soon as it starts: show it in the list while it trains.
     setTimeout(() => void this.runs.refresh(), 1500);
@@ -57,6 +63,11 @@ export class AppState {
   drop(files: File[]): void {
     const file = files.find((f) => /\.(jsonl|json|txt)$/i.test(f.name)) ?? files[0];
     if (file && !this.train.active) void this.data.choose(file);
+  }
+
+  /** The engine holds an adapter trained on the model that is loaded now (Compare can use it). */
+  get hasTunedAdapter(): boolean {
+    return this.train.status === 'done' && this.train.summary !== null && this.#trainedOn === this.model.generation && this.model.card !== null;
   }
 
   /** Called by an effect when a model finishes loading: its tokenizer must read the file again. */
