@@ -8,7 +8,7 @@ import { openNodeFolder } from '../formats/node_folder.ts';
 import { readAdapter } from '../formats/peft.ts';
 import { Generator } from '../model/generate.ts';
 import { loadBaseModel, type LoadedBase } from '../model/load_base.ts';
-import { LoraParams } from '../model/lora_params.ts';
+import { LoraParams, type LoraArrays, type LoraOptions } from '../model/lora_params.ts';
 import type { SamplingOptions } from '../model/sampling.ts';
 import { loraInitStream } from '../train/rng.ts';
 import { intFlag, stringFlag, type ParsedArgs } from './args.ts';
@@ -27,6 +27,8 @@ export interface GenerationSetup {
   base: LoadedBase;
   lora: LoraParams | null;
   generator: Generator;
+  /** The adapter's LoRA settings and weights as read (eval loss builds its own Model from them). */
+  adapter: { options: Omit<LoraOptions, 'dropout'>; weights: Map<string, LoraArrays> } | null;
 }
 
 export async function loadForGeneration(rt: Runtime, io: CliIo, options: { model: string; adapter?: string; quant: 'nf4' | 'none'; maxSeq: number }): Promise<GenerationSetup> {
@@ -37,14 +39,19 @@ export async function loadForGeneration(rt: Runtime, io: CliIo, options: { model
   const base = await loadBaseModel(rt, folder, { quant: options.quant, doubleQuant: true });
   io.err(formatLoadReport(base.report));
   let lora: LoraParams | null = null;
+  let read: GenerationSetup['adapter'] = null;
   if (adapter) {
     const s = adapter.settings;
-    lora = new LoraParams(rt, config, { r: s.r, alpha: s.loraAlpha, dropout: 0, modules: s.targetModules, rslora: s.useRslora, init: (t) => loraInitStream(0, t) });
-    lora.import(new Map(adapter.weights.map((w) => [w.target.path, { A: w.a, B: w.b }])));
+    read = {
+      options: { r: s.r, alpha: s.loraAlpha, modules: s.targetModules, rslora: s.useRslora, init: (t) => loraInitStream(0, t) },
+      weights: new Map(adapter.weights.map((w) => [w.target.path, { A: w.a, B: w.b }])),
+    };
+    lora = new LoraParams(rt, config, { ...read.options, dropout: 0 });
+    lora.import(read.weights);
   }
   const generator = new Generator(rt, base, { lora, maxSeq: options.maxSeq });
   await rt.arena.checkAllocations();
-  return { base, lora, generator };
+  return { base, lora, generator, adapter: read };
 }
 
 /** EOS and the end-of-turn special tokens this tokenizer has. */

@@ -51,7 +51,11 @@ describeGpu('webtune eval and generate', () => {
     expect(await main(['eval', '--model', model, '--adapter', adapter, '--data', evalData, '--max-new-tokens', '8', '--out', out], io), io.stderr).toBe(0);
     expect(io.stdout).toMatch(/6 examples\s+base\s+tuned\s+change/);
     expect(io.stdout).toMatch(/rows written to/);
-    const report = JSON.parse(await readFile(out, 'utf8')) as EvalReport;
+    expect(io.stdout).toMatch(/eval loss over \d+ answer tokens: base [\d.]+ \(perplexity [\d.]+\); tuned [\d.]+/);
+    const report = JSON.parse(await readFile(out, 'utf8')) as EvalReport & { evalLoss: { base: { loss: number; targets: number }; tuned: { loss: number; perplexity: number } } };
+    expect(report.evalLoss.tuned.loss).toBeLessThan(report.evalLoss.base.loss - 1);
+    expect(report.evalLoss.tuned.perplexity).toBeCloseTo(Math.exp(report.evalLoss.tuned.loss), 6);
+    expect(report.evalLoss.base.targets).toBeGreaterThanOrEqual(12); // answer tokens and EOS of six examples
     expect(report.rows).toHaveLength(6);
     const { base, tuned } = report.summary;
     // Here: base 0, tuned 0.67 (four of six exact); the margin leaves room for another GPU's rounding.
@@ -78,6 +82,7 @@ describeGpu('webtune eval and generate', () => {
     expect(tuned).toMatch(/Honey/);
     expect(await run(['--adapter', adapter])).toBe(tuned);
     expect(await run([])).not.toBe(tuned);
+    expect(await run(['--adapter', adapter, '--chat'])).not.toBe('');
     const sampled = await run(['--adapter', adapter, '--temperature', '1', '--top-k', '5', '--top-p', '0.9', '--seed', '3']);
     expect(await run(['--adapter', adapter, '--temperature', '1', '--top-k', '5', '--top-p', '0.9', '--seed', '3'])).toBe(sampled);
   });
