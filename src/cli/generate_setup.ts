@@ -1,5 +1,4 @@
 import { InputError } from '../errors.ts';
-import { ChatRenderer } from '../data/chat_template.ts';
 import type { TextTokenizer } from '../data/tokenizer.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { parseHfConfig } from '../formats/hf_config.ts';
@@ -13,15 +12,13 @@ import type { SamplingOptions } from '../model/sampling.ts';
 import { loraInitStream } from '../train/rng.ts';
 import { intFlag, stringFlag, type ParsedArgs } from './args.ts';
 import type { CliIo } from './io.ts';
+export { chatRendererOf, encodeForGeneration, encodePrompt, stopIdsOf } from '../data/prompt.ts';
 import { formatLoadReport } from './load_report.ts';
 
 // What `webtune generate` and `webtune eval` share: the base (NF4 by default, as QLoRA trained
 // it), an optional PEFT adapter as unmerged LoRA pairs, one Generator over both, the prompt
 // encoding (plain with BOS, or the chat template with a generation prompt), the ids that end a
 // turn, and the sampling flags.
-
-/** Special tokens that end an assistant turn in common chat templates, beside EOS. */
-const END_OF_TURN = ['<|im_end|>', '<|eot_id|>', '<|end|>', '<end_of_turn>', '<|endoftext|>'];
 
 export interface GenerationSetup {
   base: LoadedBase;
@@ -52,36 +49,6 @@ export async function loadForGeneration(rt: Runtime, io: CliIo, options: { model
   const generator = new Generator(rt, base, { lora, maxSeq: options.maxSeq });
   await rt.arena.checkAllocations();
   return { base, lora, generator, adapter: read };
-}
-
-/** EOS and the end-of-turn special tokens this tokenizer has. */
-export function stopIdsOf(tokenizer: TextTokenizer): number[] {
-  const ids = new Set<number>();
-  if (tokenizer.eosId !== null) ids.add(tokenizer.eosId);
-  for (const t of END_OF_TURN) {
-    const id = tokenizer.specialTokens.get(t);
-    if (id !== undefined) ids.add(id);
-  }
-  return [...ids];
-}
-
-export function chatRendererOf(tokenizer: TextTokenizer): ChatRenderer {
-  return new ChatRenderer(tokenizer.chatTemplate, tokenizer.templateTokens, tokenizer.specialTokens.keys());
-}
-
-/**
- * Ids of a prompt to continue: with `addSpecialTokens`, the tokenizer's leading specials (BOS)
- * but never its trailing ones (an EOS there would end the text before the answer).
- */
-export function encodeForGeneration(tokenizer: TextTokenizer, text: string, addSpecialTokens: boolean): number[] {
-  const ids = tokenizer.encode(text, false);
-  return addSpecialTokens ? [...tokenizer.prefixIds, ...ids] : ids;
-}
-
-/** The prompt's ids: the text after BOS, or one user turn through the chat template. */
-export function encodePrompt(tokenizer: TextTokenizer, prompt: string, chat: boolean): number[] {
-  if (!chat) return encodeForGeneration(tokenizer, prompt, true);
-  return encodeForGeneration(tokenizer, chatRendererOf(tokenizer).render([{ role: 'user', content: prompt }], true), false);
 }
 
 export function decoderOf(tokenizer: TextTokenizer): (ids: readonly number[]) => string {

@@ -16,6 +16,7 @@ import { MEMORY_CATEGORIES } from '../engine/arena.ts';
 import { parseHfConfig } from '../formats/hf_config.ts';
 import { readJson } from '../formats/model_folder.ts';
 import { loadBaseModel } from '../model/load_base.ts';
+import { trainingMemoryOptions } from '../train/memory_options.ts';
 import { estimateTrainingMemory, type MemoryEstimate } from '../model/memory_estimate.ts';
 import { Model } from '../model/model.ts';
 import { adapterSettingsFor, modelCardSettings, withAdapterSettings } from '../train/config_adapter.ts';
@@ -66,17 +67,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const longest = Math.max(...train.rowLengths, ...(evalSet?.rowLengths ?? []));
     const maxSeq = paddedLength(longest, train.options.padMultiple);
     // Before anything is allocated: what the run will take, and a refusal if one buffer cannot fit.
-    const estimate = estimateTrainingMemory(modelConfig, {
-      batch: config.batchSize,
-      seq: maxSeq,
-      r: config.loraR,
-      modules: config.targetModules,
-      dropout: config.loraDropout,
-      checkpointing: config.gradCheckpointing,
-      quant: config.quant,
-      doubleQuant: config.doubleQuant,
-      limits: { maxBindingBytes: rt.arena.maxBindingBytes, maxBufferBytes: rt.arena.maxBufferBytes },
-    });
+    const estimate = estimateTrainingMemory(modelConfig, trainingMemoryOptions(config, maxSeq, { maxBindingBytes: rt.arena.maxBindingBytes, maxBufferBytes: rt.arena.maxBufferBytes }));
     io.err(`webtune: estimated GPU memory ${formatEstimate(estimate)}\n`);
     if (estimate.problems.length > 0) throw new InputError('does_not_fit', doesNotFit(estimate));
     const base = await loadBaseModel(rt, folder, { quant: config.quant, doubleQuant: config.doubleQuant });

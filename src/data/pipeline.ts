@@ -1,7 +1,8 @@
 import { ExampleEncoder, type LossOn, type TokenizedExample } from './encode.ts';
 import { DatasetError, DatasetFormatError, LineProblem } from './errors.ts';
-import { datasetFormats, describeUnknownFormat, detectFormat, parseExample, type DatasetFormat } from './formats.ts';
-import { defaultMaxLineBytes, newJsonlStats, readJsonl, type JsonlStats } from './jsonl.ts';
+import { datasetFormats, type DatasetFormat } from './formats.ts';
+import { readExamples } from './example_stream.ts';
+import { defaultMaxLineBytes, newJsonlStats, type JsonlStats } from './jsonl.ts';
 import { splitTrainEval } from './split.ts';
 import { StatsCollector, type DataWarning, type DatasetStats } from './stats.ts';
 import type { StreamSource } from './stream_source.ts';
@@ -70,26 +71,28 @@ export async function loadDataset(source: StreamSource, tokenizer: TextTokenizer
     if (problems.length < opts.maxListedProblems) problems.push({ line, reason });
   };
 
-  for await (const record of readJsonl(source, { maxLineBytes: opts.maxLineBytes, onProgress: opts.onProgress }, reader)) {
-    if (record.kind === 'problem') {
-      bad(record.line, record.reason);
-      continue;
-    }
-    if (format === null) {
-      const detected = detectFormat(record.value);
-      if (detected === null) {
-        bad(record.line, describeUnknownFormat(record.value));
-        continue;
-      }
-      format = detected;
-      formatOrigin = `detected from line ${record.line}`;
-    }
+  const lines = readExamples(
+    source,
+    {
+      format,
+      maxLineBytes: opts.maxLineBytes,
+      vocabSize: tokenizer.vocabSize,
+      onBadLine: bad,
+      onDetected: (f, origin) => {
+        format = f;
+        formatOrigin = origin;
+      },
+      onProgress: opts.onProgress,
+    },
+    reader,
+  );
+  for await (const { line, example: parsed } of lines) {
     let example: TokenizedExample;
     try {
-      example = encoder.encode(parseExample(record.value, format, tokenizer.vocabSize, formatOrigin), record.line);
+      example = encoder.encode(parsed, line);
     } catch (e) {
       if (!(e instanceof LineProblem)) throw e;
-      bad(record.line, e.reason);
+      bad(line, e.reason);
       continue;
     }
     if (collector.add(example)) examples.push(example);

@@ -1,8 +1,8 @@
 import { alpacaPrompt } from '../data/alpaca.ts';
 import type { ChatRenderer } from '../data/chat_template.ts';
 import { DatasetError, DatasetFormatError, LineProblem } from '../data/errors.ts';
-import { describeUnknownFormat, detectFormat, parseExample, type ChatMessage, type DatasetFormat, type Example } from '../data/formats.ts';
-import { readJsonl } from '../data/jsonl.ts';
+import type { ChatMessage, DatasetFormat, Example } from '../data/formats.ts';
+import { readExamples } from '../data/example_stream.ts';
 import type { StreamSource } from '../data/stream_source.ts';
 
 // What to prompt the model with, and the answer to score its output against, for each example
@@ -99,7 +99,6 @@ export async function loadReferences(source: StreamSource, options: Partial<Refe
   const opts: ReferenceOptions = { format: 'auto', maxExamples: Infinity, onBadLine: 'stop', ...options };
   if (!(opts.maxExamples >= 1)) throw new DatasetError(source.name, `max examples must be at least 1, got ${opts.maxExamples}`);
   let format: DatasetFormat | null = opts.format === 'auto' ? null : opts.format;
-  let origin = format === null ? '' : 'format chosen by the user';
   const checkFormat = (f: DatasetFormat): void => {
     const reason = noReferenceReason(f);
     if (reason !== null) throw new DatasetError(source.name, reason);
@@ -112,27 +111,23 @@ export async function loadReferences(source: StreamSource, options: Partial<Refe
     problems.push({ line, reason });
   };
 
-  for await (const record of readJsonl(source, { maxLineBytes: opts.maxLineBytes })) {
-    if (record.kind === 'problem') {
-      bad(record.line, record.reason);
-      continue;
-    }
-    if (format === null) {
-      const detected = detectFormat(record.value);
-      if (detected === null) {
-        bad(record.line, describeUnknownFormat(record.value));
-        continue;
-      }
-      checkFormat(detected);
-      format = detected;
-      origin = `detected from line ${record.line}`;
-    }
+  // The vocabulary size only bounds token ids of the tokenized format, which never gets here.
+  const lines = readExamples(source, {
+    format,
+    maxLineBytes: opts.maxLineBytes,
+    vocabSize: Number.MAX_SAFE_INTEGER,
+    onBadLine: bad,
+    onDetected: (f) => {
+      checkFormat(f);
+      format = f;
+    },
+  });
+  for await (const { line, example } of lines) {
     try {
-      // The vocabulary size only bounds token ids of the tokenized format, which never gets here.
-      references.push(referenceOf(parseExample(record.value, format, Number.MAX_SAFE_INTEGER, origin), record.line));
+      references.push(referenceOf(example, line));
     } catch (e) {
       if (!(e instanceof LineProblem)) throw e;
-      bad(record.line, e.reason);
+      bad(line, e.reason);
       continue;
     }
     if (references.length >= opts.maxExamples) break;

@@ -1,5 +1,4 @@
-import { ChatRenderer } from '../data/chat_template.ts';
-import type { TextTokenizer } from '../data/tokenizer.ts';
+import { encodePrompt, stopIdsOf } from '../data/prompt.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { InputError } from '../errors.ts';
 import { Generator } from '../model/generate.ts';
@@ -19,8 +18,6 @@ export interface TunedAdapter {
   options: Omit<LoraOptions, 'init' | 'dropout'>;
 }
 
-/** Special tokens that end an assistant turn in common chat templates, beside EOS. */
-const END_OF_TURN = ['<|im_end|>', '<|eot_id|>', '<|end|>', '<end_of_turn>', '<|endoftext|>'];
 export const MAX_NEW_TOKENS = 512;
 
 export class GenerationSession {
@@ -40,6 +37,7 @@ export class GenerationSession {
     }
     if (!(request.temperature >= 0 && Number.isFinite(request.temperature))) throw new InputError('bad_generate_request', `Temperature must be 0 (greedy) or more, got ${request.temperature}.`);
     if (request.chat && !tokenizer.chatTemplate) throw new InputError('no_chat_template', `${card.name} has no chat template: untick "chat" to continue plain text.`);
+    if (!request.chat && request.prompt === '') throw new InputError('bad_generate_request', 'Type a prompt first.');
     const prompt = encodePrompt(tokenizer, request.prompt, request.chat);
     if (prompt.length === 0) throw new InputError('bad_generate_request', 'Type a prompt first.');
     const maxSeq = prompt.length + request.maxNewTokens;
@@ -78,21 +76,4 @@ export class GenerationSession {
     }
     return this.lora;
   }
-}
-
-/** The prompt's ids: the text after BOS, or one user turn through the chat template. */
-function encodePrompt(tokenizer: TextTokenizer, prompt: string, chat: boolean): number[] {
-  if (!chat) return prompt === '' ? [] : [...tokenizer.prefixIds, ...tokenizer.encode(prompt, false)];
-  const renderer = new ChatRenderer(tokenizer.chatTemplate, tokenizer.templateTokens, tokenizer.specialTokens.keys());
-  return tokenizer.encode(renderer.render([{ role: 'user', content: prompt }], true), false);
-}
-
-function stopIdsOf(tokenizer: TextTokenizer): number[] {
-  const ids = new Set<number>();
-  if (tokenizer.eosId !== null) ids.add(tokenizer.eosId);
-  for (const t of END_OF_TURN) {
-    const id = tokenizer.specialTokens.get(t);
-    if (id !== undefined) ids.add(id);
-  }
-  return [...ids];
 }

@@ -1,6 +1,7 @@
 import { paddedLength } from '../data/batch.ts';
 import { defaultBatchOptions } from '../data/sampler.ts';
 import type { GpuContext } from '../engine/device.ts';
+import { trainingMemoryOptions } from '../train/memory_options.ts';
 import { estimateTrainingMemory } from '../model/memory_estimate.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { MemoryView } from './api.ts';
@@ -17,17 +18,7 @@ export function memoryView(model: ModelSession, dataset: DatasetSession | undefi
   for (const e of dataset?.loaded.examples ?? []) longestInData = Math.max(longestInData, e.inputIds.length);
   const longest = config.packing ? config.maxLength : Math.min(longestInData, config.maxLength);
   const seq = paddedLength(longest, defaultBatchOptions.padMultiple);
-  const estimate = estimateTrainingMemory(model.base.config, {
-    batch: config.batchSize,
-    seq,
-    r: config.loraR,
-    modules: config.targetModules,
-    dropout: config.loraDropout,
-    checkpointing: config.gradCheckpointing,
-    quant: config.quant,
-    doubleQuant: config.doubleQuant,
-    limits: { maxBindingBytes: gpu.adapter.limits.maxStorageBufferBindingSize, maxBufferBytes: gpu.adapter.limits.maxBufferSize },
-  });
+  const estimate = estimateTrainingMemory(model.base.config, trainingMemoryOptions(config, seq, { maxBindingBytes: gpu.adapter.limits.maxStorageBufferBindingSize, maxBufferBytes: gpu.adapter.limits.maxBufferSize }));
   return {
     live: { ...estimate.live },
     total: estimate.liveTotal,
