@@ -15,9 +15,14 @@ export async function loadModelTokenizer(dir: string): Promise<TextTokenizer> {
       throw new TokenizerError(join(dir, name), (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found; --model must be a Hugging Face model folder' : (e as Error).message);
     }
   };
-  const [tokenizerJson, tokenizerConfig, chatTemplate, configJson] = await Promise.all([
+  // Read together, but a problem is reported for the first file in this order, not whichever
+  // read happened to fail first.
+  const settled = await Promise.allSettled([
     read('tokenizer.json', true), read('tokenizer_config.json', true), read('chat_template.jinja', false), read('config.json', false),
   ]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [tokenizerJson, tokenizerConfig, chatTemplate, configJson] = settled.map((r) => (r as PromiseFulfilledResult<string | undefined>).value);
   let vocabSize: number | undefined;
   if (configJson !== undefined) {
     try {
