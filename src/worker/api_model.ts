@@ -1,8 +1,12 @@
 // Types of the model half of the worker API (api.ts): what the UI shows about a loaded model.
 
+import type { ModelSource } from './api_runs.ts';
+
 export interface ModelCard {
   /** The folder's name, or the demo model's. */
   name: string;
+  /** How it was loaded (the demo, a Hub repository, a picked folder): saved runs record it. */
+  loadedFrom: ModelSource;
   /** The built-in demo model: random weights, never trained. */
   untrained: boolean;
   /** Shown beside an untrained model (why it exists, what not to expect); null otherwise. */

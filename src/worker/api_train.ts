@@ -1,3 +1,5 @@
+import type { CheckpointInfo, ModelSource, ResumeBlocker, RunStorage } from './api_runs.ts';
+
 // Types of the training, settings and saved-runs half of the worker API (api.ts).
 
 /** How a setting is typed and bounded (train/config.ts's FieldKind, as plain data). */
@@ -105,6 +107,8 @@ export interface RunPlan {
 /** Pass as `Comlink.proxy({...})`; every member optional. */
 export interface TrainCallbacks {
   onPlan?(plan: RunPlan): void;
+  /** The run paused (after its current step) or went on again. */
+  onState?(state: 'running' | 'paused'): void;
   onStep?(step: StepPoint): void;
   onEval?(point: EvalPoint): void;
   onEvent?(event: RunEvent): void;
@@ -142,6 +146,16 @@ export interface SavedRunSummary {
   adapterBytes: number;
   /** Why it failed, when it did. */
   error: string | null;
+  /** How its base model was loaded, for resuming it. */
+  modelSource: ModelSource;
+  /** Its last checkpoint, or null. */
+  checkpoint: CheckpointInfo | null;
+  /** null when `resumeRun` can continue it; otherwise why not. */
+  resumeBlocker: ResumeBlocker;
+  /** Bytes of its merged model kept in IndexedDB; 0 when none. */
+  mergedBytes: number;
+  /** Everything stored for it, by part. */
+  storage: RunStorage;
 }
 
 export interface RunHistory {

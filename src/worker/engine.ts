@@ -7,7 +7,7 @@ import { demoModelFolder, type DemoTokenizerFiles } from '../model/demo_model.ts
 import { indexedDbKeyValue, type KeyValue } from '../storage/key_value.ts';
 import { RunStore } from '../storage/run_store.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../train/config.ts';
-import type { DatasetOptions, EngineApi, GenerateRequest, WireError, GpuProbe, Outcome, ProgressCallback, RunHistory, SettingsInput, TrainCallbacks } from './api.ts';
+import type { DatasetOptions, EngineApi, EvalTable, EvalTableRow, EvaluateRequest, GenerateRequest, MergedExport, MergeRequest, WireError, GpuProbe, ModelSource, Outcome, ProgressCallback, RunHistory, SettingsInput, StorageUse, TrainCallbacks, TrainSummary } from './api.ts';
 import { GenerationSession, type TunedAdapter } from './generation.ts';
 import { downloadHubModel, hubPlan } from './hub_download.ts';
 import { memoryView } from './memory_view.ts';
@@ -74,13 +74,16 @@ export class Engine implements EngineApi {
       progress(onProgress, 'Fetching the demo tokenizer');
       const tokenizer = await this.#demoTokenizer();
       progress(onProgress, 'Generating the demo model (seeded random weights)');
-      return { model: await this.#loadModel(demoModelFolder(tokenizer), true, onProgress) };
+      return { model: await this.#loadModel(demoModelFolder(tokenizer), { kind: 'demo' }, onProgress) };
     });
   }
 
   loadModelFiles(files: File[], progressTo?: ProgressCallback) {
     const onProgress = quietly(progressTo);
-    return attempt(async () => ({ model: await this.#loadModel(filesFolder(files), false, onProgress) }));
+    return attempt(async () => {
+      const folder = filesFolder(files);
+      return { model: await this.#loadModel(folder, { kind: 'files', name: folder.name }, onProgress) };
+    });
   }
 
   hubPlan(repo: string, base: string) {
@@ -97,7 +100,7 @@ export class Engine implements EngineApi {
       try {
         const plan = await hubPlan(base, repo.trim(), controller.signal);
         const folder = await downloadHubModel(plan, onProgress, controller.signal);
-        return { model: await this.#loadModel(folder, false, onProgress) };
+        return { model: await this.#loadModel(folder, { kind: 'hub', repo: plan.repo, base: plan.base }, onProgress) };
       } finally {
         this.#download = undefined;
       }
@@ -163,7 +166,7 @@ export class Engine implements EngineApi {
         let dataset = this.#dataset!;
         if (model.quant !== config.quant || model.doubleQuant !== config.doubleQuant) {
           note(`loading the base again with ${config.quant === 'nf4' ? `NF4${config.doubleQuant ? ' and double quantization' : ' without double quantization'}` : 'unquantized float32 weights'}`);
-          model = await this.#reload(model.folder, model.untrained, config.quant, config.doubleQuant);
+          model = await this.#reload(model.folder, model.source, config.quant, config.doubleQuant);
         }
         const wanted: DatasetOptions = { format: config.format, maxLength: config.maxLength, lossOn: config.lossOn };
         if (!sameOptions(dataset.options, wanted) || dataset.tokenizer !== model.tokenizer) {
@@ -187,6 +190,46 @@ export class Engine implements EngineApi {
   async stop(): Promise<void> {
     this.#training?.abort();
   }
+
+  // ── Run control (pause, resume, resumeRun, storageUse): being built, see api.ts. ──
+  async pause(): Promise<void> {}
+
+  async resume(): Promise<void> {}
+
+  resumeRun(_id: string, _callbacks: TrainCallbacks) {
+    return attempt<{ summary: TrainSummary }>(async () => {
+      throw new InputError('not_ready', 'Resuming a saved run is not built yet.');
+    });
+  }
+
+  storageUse() {
+    return attempt<{ storage: StorageUse }>(async () => {
+      throw new InputError('not_ready', 'Storage use is not built yet.');
+    });
+  }
+
+  // ── Merged export and evaluation: being built, see api.ts. ──
+  exportMerged(_request: MergeRequest, _onProgress?: ProgressCallback) {
+    return attempt<{ merged: MergedExport }>(async () => {
+      throw new InputError('not_ready', 'Merged export is not built yet.');
+    });
+  }
+
+  async cancelMerge(): Promise<void> {}
+
+  runMerged(_id: string) {
+    return attempt<{ fileName: string; file: Blob }>(async () => {
+      throw new InputError('not_ready', 'Merged export is not built yet.');
+    });
+  }
+
+  evaluate(_request: EvaluateRequest, _onProgress?: ProgressCallback, _onRow?: (row: EvalTableRow) => void) {
+    return attempt<{ table: EvalTable }>(async () => {
+      throw new InputError('not_ready', 'Evaluation is not built yet.');
+    });
+  }
+
+  async stopEvaluating(): Promise<void> {}
 
   generate(request: GenerateRequest, onText: (text: string) => void) {
     const send = quietly(onText);
@@ -241,13 +284,13 @@ export class Engine implements EngineApi {
     return withTransfer(await attempt(() => this.#runs.adapter(id)));
   }
 
-  async #loadModel(folder: ModelFolder, untrained: boolean, onProgress?: ProgressCallback) {
+  async #loadModel(folder: ModelFolder, source: ModelSource, onProgress?: ProgressCallback) {
     this.#idle();
-    return (await this.#reload(folder, untrained, DEFAULT_TRAIN_CONFIG.quant, DEFAULT_TRAIN_CONFIG.doubleQuant, onProgress)).card;
+    return (await this.#reload(folder, source, DEFAULT_TRAIN_CONFIG.quant, DEFAULT_TRAIN_CONFIG.doubleQuant, onProgress)).card;
   }
 
   /** Replaces the loaded model: everything on the GPU belonged to the old one, so all of it goes. */
-  async #reload(folder: ModelFolder, untrained: boolean, quant: 'nf4' | 'none', doubleQuant: boolean, onProgress?: ProgressCallback): Promise<ModelSession> {
+  async #reload(folder: ModelFolder, source: ModelSource, quant: 'nf4' | 'none', doubleQuant: boolean, onProgress?: ProgressCallback): Promise<ModelSession> {
     const { rt } = await this.#runtime();
     this.#model = undefined;
     this.#dataset = undefined;
@@ -256,7 +299,7 @@ export class Engine implements EngineApi {
     this.#generation = undefined;
     this.#tuned = null;
     rt.arena.releaseAll();
-    this.#model = await loadModelSession(rt, folder, { quant, doubleQuant, untrained, onProgress });
+    this.#model = await loadModelSession(rt, folder, { quant, doubleQuant, source, onProgress });
     return this.#model;
   }
 

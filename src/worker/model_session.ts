@@ -4,7 +4,7 @@ import type { Runtime } from '../engine/runtime.ts';
 import { readJson, type ModelFolder } from '../formats/model_folder.ts';
 import { loadBaseModel, type LoadedBase } from '../model/load_base.ts';
 import { DEMO_MODEL_NOTE, type DemoTokenizerFiles } from '../model/demo_model.ts';
-import type { ModelCard, ProgressCallback } from './api.ts';
+import type { ModelCard, ModelSource, ProgressCallback } from './api.ts';
 
 // The loaded base model and its tokenizer, as the engine keeps them between calls. Loading goes
 // tensor by tensor (model/load_base.ts) and reports each tensor done; the tokenizer is read from
@@ -18,12 +18,14 @@ export interface ModelSession {
   quant: 'nf4' | 'none';
   doubleQuant: boolean;
   untrained: boolean;
+  source: ModelSource;
 }
 
 export interface LoadModelOptions {
   quant: 'nf4' | 'none';
   doubleQuant: boolean;
-  untrained: boolean;
+  /** The demo is the one untrained model. */
+  source: ModelSource;
   onProgress?: ProgressCallback;
 }
 
@@ -38,7 +40,8 @@ export async function loadModelSession(rt: Runtime, folder: ModelFolder, options
     doubleQuant: options.doubleQuant,
     onProgress: (p) => report({ stage: `Loading ${p.tensor}`, done: p.done, total: p.total }),
   });
-  return { folder, base, tokenizer, card: modelCard(folder.name, base, tokenizer, options), quant: options.quant, doubleQuant: options.doubleQuant, untrained: options.untrained };
+  const untrained = options.source.kind === 'demo';
+  return { folder, base, tokenizer, card: modelCard(folder.name, base, tokenizer, options), quant: options.quant, doubleQuant: options.doubleQuant, untrained, source: options.source };
 }
 
 /** tokenizer.json + tokenizer_config.json (required), chat_template.jinja (optional), vocab from config.json. */
@@ -60,8 +63,9 @@ function modelCard(name: string, base: LoadedBase, tokenizer: TextTokenizer, opt
   const { config, report } = base;
   return {
     name,
-    untrained: options.untrained,
-    note: options.untrained ? DEMO_MODEL_NOTE : null,
+    loadedFrom: options.source,
+    untrained: options.source.kind === 'demo',
+    note: options.source.kind === 'demo' ? DEMO_MODEL_NOTE : null,
     architecture: config.architecture,
     hfArchitecture: config.hfArchitectures[0] ?? config.architecture,
     parameters: report.parameters,

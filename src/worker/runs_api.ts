@@ -56,6 +56,12 @@ export class RunsApi {
       finalEvalLoss: r.finalEvalLoss,
       adapterBytes: r.adapterBytes,
       error: r.error,
+      // Filled in by the run-control work (api_runs.ts); placeholders until then.
+      modelSource: { kind: 'files', name: r.model },
+      checkpoint: null,
+      resumeBlocker: 'no_checkpoint',
+      mergedBytes: 0,
+      storage: { record: 0, dataset: 0, checkpoint: 0, adapter: r.adapterBytes, merged: 0, total: r.adapterBytes },
     };
   }
 }
