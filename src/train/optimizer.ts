@@ -77,4 +77,9 @@ export class AdamW {
       });
     }
   }
+
+  /** Gives the moments and the norm scratch back to the arena (a run ends; the model may train again). */
+  release(): void {
+    for (const buffer of [...this.m, ...this.v, this.partials, this.state]) this.rt.arena.release(buffer);
+  }
 }
