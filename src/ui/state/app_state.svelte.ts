@@ -2,6 +2,7 @@ import type { Remote } from 'comlink';
 import type { DatasetOptions, EngineApi } from '../../worker/api.ts';
 import { CompareState } from './compare_state.svelte.ts';
 import { DataState } from './data_state.svelte.ts';
+import { ExportState } from './export_state.svelte.ts';
 import { HubState } from './hub_state.svelte.ts';
 import { MemoryState } from './memory_state.svelte.ts';
 import { ModelState } from './model_state.svelte.ts';
@@ -22,6 +23,8 @@ export class AppState {
   readonly memory: MemoryState;
   readonly hub: HubState;
   readonly compare: CompareState;
+  /** The merged-model export (the adapter's own export is with `train`). */
+  readonly exports: ExportState;
   #retokenize: ReturnType<typeof setTimeout> | undefined;
   /** The model generation the last run trained on: its adapter fits only that model. */
   #trainedOn = -1;
@@ -35,6 +38,8 @@ export class AppState {
     this.memory = new MemoryState(engine);
     this.compare = new CompareState(engine);
     this.train = new TrainState(engine, () => void this.runs.refresh());
+    // A merged export may keep a copy with its saved run.
+    this.exports = new ExportState(engine, () => void this.runs.refresh());
   }
 
   async init(): Promise<void> {

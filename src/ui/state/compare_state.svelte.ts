@@ -1,6 +1,7 @@
 import type { Remote } from 'comlink';
 import * as Comlink from 'comlink';
 import type { EngineApi, GenerateSummary, WireError } from '../../worker/api.ts';
+import { EvalState } from './eval_state.svelte.ts';
 import { settle } from './wire.ts';
 
 export interface Side {
@@ -12,7 +13,10 @@ export interface Side {
 
 const idle = (): Side => ({ text: '', status: 'idle', summary: null, error: null });
 
-/** The Compare screen: one prompt, answered by the base model and then by the fine-tuned one. */
+/**
+ * The Compare screen: one prompt, answered by the base model and then by the fine-tuned one; and
+ * the evaluation table, the eval split scored for both.
+ */
 export class CompareState {
   prompt = $state('');
   maxNewTokens = $state(48);
@@ -20,12 +24,21 @@ export class CompareState {
   chat = $state(false);
   base: Side = $state(idle());
   tuned: Side = $state(idle());
+  readonly evaluation: EvalState;
   #stopped = false;
 
-  constructor(private readonly engine: Remote<EngineApi>) {}
+  constructor(private readonly engine: Remote<EngineApi>) {
+    this.evaluation = new EvalState(engine);
+  }
 
+  /** A prompt is being answered. */
   get running(): boolean {
     return [this.base, this.tuned].some((s) => s.status === 'running' || s.status === 'waiting');
+  }
+
+  /** The engine is generating for this screen: a prompt's answers or the evaluation table. */
+  get busy(): boolean {
+    return this.running || this.evaluation.running;
   }
 
   /** Base first, then tuned, each streamed into its own column; the same seed for both. */

@@ -1,0 +1,103 @@
+import type { Remote } from 'comlink';
+import * as Comlink from 'comlink';
+import type { EngineApi, MergedExport, MergeTarget, Progress, WireError } from '../../worker/api.ts';
+import { downloadBlob } from './save_file.ts';
+import { settle } from './wire.ts';
+
+export type MergeStatus = 'idle' | 'picking' | 'running' | 'cancelling' | 'done' | 'cancelled' | 'failed';
+
+/** The default shard size, as transformers' save_pretrained (2 GB, decimal). */
+export const DEFAULT_SHARD_GB = 2;
+
+type DirectoryPicker = (options?: { id?: string; mode?: 'read' | 'readwrite' }) => Promise<FileSystemDirectoryHandle>;
+
+/** `window.showDirectoryPicker` where the browser has it (Chromium on desktop), else null. */
+export function directoryPicker(): DirectoryPicker | null {
+  const w = globalThis as unknown as { showDirectoryPicker?: DirectoryPicker };
+  return typeof w.showDirectoryPicker === 'function' ? w.showDirectoryPicker.bind(globalThis) : null;
+}
+
+/**
+ * The Export screen's merged model: the last run's adapter folded into the base weights and
+ * written as a Hugging Face folder, into a folder the user picks or as one .zip to download.
+ */
+export class ExportState {
+  /** Merge into the 4-bit (NF4) weights, as PEFT's merge on a 4-bit model does, instead of full precision. */
+  fromNf4 = $state(false);
+  shardGb = $state(DEFAULT_SHARD_GB);
+  status: MergeStatus = $state('idle');
+  target: MergeTarget['kind'] | null = $state(null);
+  progress: Progress | null = $state.raw(null);
+  result: MergedExport | null = $state.raw(null);
+  error: WireError | null = $state.raw(null);
+
+  constructor(
+    private readonly engine: Remote<EngineApi>,
+    /** Called after an export that may have kept a copy with the saved run. */
+    private readonly onFinished: () => void = () => {},
+  ) {}
+
+  get running(): boolean {
+    return this.status === 'picking' || this.status === 'running' || this.status === 'cancelling';
+  }
+
+  get canPickFolder(): boolean {
+    return directoryPicker() !== null;
+  }
+
+  /** Asks for a folder (a user gesture must call this), then writes the model into it. */
+  async saveToFolder(): Promise<void> {
+    const pick = directoryPicker();
+    if (!pick || this.running) return;
+    this.status = 'picking';
+    let handle: FileSystemDirectoryHandle;
+    try {
+      handle = await pick({ id: 'webtune-merged', mode: 'readwrite' });
+    } catch (e) {
+      // Closing the picker is not an error; anything else (a blocked system folder) is shown.
+      const aborted = (e as { name?: string } | null)?.name === 'AbortError';
+      this.status = aborted ? 'idle' : 'failed';
+      if (!aborted) this.error = { name: 'PickerError', code: 'folder_refused', message: `The browser refused that folder: ${(e as Error).message}. Pick another folder, or download a .zip instead.` };
+      return;
+    }
+    await this.#merge({ kind: 'folder', handle });
+  }
+
+  async download(): Promise<void> {
+    if (this.running) return;
+    await this.#merge({ kind: 'download' });
+  }
+
+  /** Stops after the current tensor; the engine removes what it had half-written. */
+  async cancel(): Promise<void> {
+    if (this.status !== 'running') return;
+    this.status = 'cancelling';
+    await this.engine.cancelMerge();
+  }
+
+  async #merge(target: MergeTarget): Promise<void> {
+    this.status = 'running';
+    this.target = target.kind;
+    this.progress = null;
+    this.result = null;
+    this.error = null;
+    const onProgress = Comlink.proxy((p: Progress) => {
+      if (this.running) this.progress = p;
+    });
+    const maxShardSize = Math.round(Math.max(0.01, this.shardGb) * 1e9);
+    const out = await settle(this.engine.exportMerged({ fromNf4: this.fromNf4, maxShardSize, target }, onProgress));
+    // cancel() may have run while the engine worked: read the status afresh.
+    const wasCancelled = (this.status as MergeStatus) === 'cancelling';
+    if (out.ok) {
+      this.result = out.merged;
+      this.status = 'done';
+      if (out.merged.file) downloadBlob(out.merged.file, out.merged.name);
+    } else if (wasCancelled) {
+      this.status = 'cancelled';
+    } else {
+      this.error = out.error;
+      this.status = 'failed';
+    }
+    this.onFinished();
+  }
+}
