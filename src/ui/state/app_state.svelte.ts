@@ -6,6 +6,7 @@ import { ExportState } from './export_state.svelte.ts';
 import { HubState } from './hub_state.svelte.ts';
 import { MemoryState } from './memory_state.svelte.ts';
 import { ModelState } from './model_state.svelte.ts';
+import { ResumeState } from './resume_state.svelte.ts';
 import { RunsState } from './runs_state.svelte.ts';
 import { SettingsState } from './settings_state.svelte.ts';
 import { TrainState } from './train_state.svelte.ts';
@@ -25,6 +26,7 @@ export class AppState {
   readonly compare: CompareState;
   /** The merged-model export (the adapter's own export is with `train`). */
   readonly exports: ExportState;
+  readonly resume: ResumeState;
   #retokenize: ReturnType<typeof setTimeout> | undefined;
   /** The model generation the last run trained on: its adapter fits only that model. */
   #trainedOn = -1;
@@ -40,6 +42,8 @@ export class AppState {
     this.train = new TrainState(engine, () => void this.runs.refresh());
     // A merged export may keep a copy with its saved run.
     this.exports = new ExportState(engine, () => void this.runs.refresh());
+    // A resumed run's adapter is the engine's last one, as a new run's is.
+    this.resume = new ResumeState(this.model, this.hub, this.runs, this.train, () => (this.#trainedOn = this.model.generation));
   }
 
   async init(): Promise<void> {
@@ -104,6 +108,7 @@ export class AppState {
     const t = this.train;
     if (!t.active) return 'webtune';
     if (!t.totalSteps) return 'Starting… · webtune';
+    if (t.paused) return `Paused · step ${t.stepsDone}/${t.totalSteps} · webtune`;
     return `${Math.floor(t.fraction * 100)}% · step ${t.stepsDone}/${t.totalSteps} · webtune`;
   }
 }

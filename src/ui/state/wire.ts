@@ -21,9 +21,10 @@ export async function settle<T>(call: Promise<Outcome<T>>): Promise<Outcome<T>> 
   }
 }
 
-/** Starts a browser download of bytes the engine handed over. */
-export function download(bytes: Uint8Array, fileName: string, type = 'application/zip'): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type }));
+/** Starts a browser download of what the engine handed over: bytes, or a Blob kept in IndexedDB (not copied). */
+export function download(data: Uint8Array | Blob, fileName: string, type = 'application/zip'): void {
+  const blob = data instanceof Blob ? data : new Blob([data as Uint8Array<ArrayBuffer>], { type });
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = fileName;
