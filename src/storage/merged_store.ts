@@ -103,7 +103,7 @@ export class MergedStore {
     };
     const flush = async () => {
       // The Blob copies the parts now, so the caller may reuse its buffers afterwards.
-      const blob = new Blob(parts);
+      const blob = new Blob(parts as BlobPart[]);
       parts = [];
       pending = 0;
       await put([[chunkKey(runId, savedAt, chunks), blob]]);
