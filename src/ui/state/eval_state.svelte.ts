@@ -1,8 +1,7 @@
 import type { Remote } from 'comlink';
 import * as Comlink from 'comlink';
 import type { EngineApi, EvalScores, EvalTable, EvalTableRow, Progress, WireError } from '../../worker/api.ts';
-import { downloadBlob } from './save_file.ts';
-import { settle } from './wire.ts';
+import { download, settle } from './wire.ts';
 
 export type EvalStatus = 'idle' | 'running' | 'stopping' | 'done' | 'failed';
 
@@ -79,11 +78,11 @@ export class EvalState {
   }
 
   downloadCsv(): void {
-    if (this.table) downloadBlob(new Blob([this.table.csv], { type: 'text/csv' }), 'webtune-eval.csv');
+    if (this.table) download(new Blob([this.table.csv], { type: 'text/csv' }), 'webtune-eval.csv');
   }
 
   downloadJson(): void {
-    if (this.table) downloadBlob(new Blob([this.table.json], { type: 'application/json' }), 'webtune-eval.json');
+    if (this.table) download(new Blob([this.table.json], { type: 'application/json' }), 'webtune-eval.json');
   }
 }
 

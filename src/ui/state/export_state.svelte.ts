@@ -1,8 +1,7 @@
 import type { Remote } from 'comlink';
 import * as Comlink from 'comlink';
 import type { EngineApi, MergedExport, MergeTarget, Progress, WireError } from '../../worker/api.ts';
-import { downloadBlob } from './save_file.ts';
-import { settle } from './wire.ts';
+import { download, settle } from './wire.ts';
 
 export type MergeStatus = 'idle' | 'picking' | 'running' | 'cancelling' | 'done' | 'cancelled' | 'failed';
 
@@ -91,7 +90,7 @@ export class ExportState {
     if (out.ok) {
       this.result = out.merged;
       this.status = 'done';
-      if (out.merged.file) downloadBlob(out.merged.file, out.merged.name);
+      if (out.merged.file) download(out.merged.file, out.merged.name);
     } else if (wasCancelled) {
       this.status = 'cancelled';
     } else {
