@@ -13,15 +13,31 @@ export interface KeyValue {
   keys(): Promise<string[]>;
 }
 
-/** The browser refused to store more: the origin's quota is used up. */
+/**
+ * The browser refused to store more: the origin's quota is used up. `advice` names what to delete
+ * (the largest saved runs, by part); nothing saved before was changed, because every write is
+ * one transaction.
+ */
 export class StorageQuotaError extends WebtuneError {
-  constructor(what: string, bytes: number) {
-    super(
-      'storage_quota',
-      `The browser refused to save ${what} (${bytes} bytes): this site's storage quota is full. ` +
-        'Delete saved runs you no longer need, or download the adapter now; nothing saved before was changed.',
-    );
+  constructor(
+    readonly what: string,
+    readonly bytes: number,
+    advice = 'Delete saved runs you no longer need, or download the adapter now',
+  ) {
+    super('storage_quota', `The browser refused to save ${what} (${bytes} bytes, ${formatSize(bytes)}): this site's storage quota is full. ${advice}; nothing saved before was changed.`);
   }
+}
+
+/** 1234567 → "1.2 MB" (decimal units, as browsers report storage). */
+export function formatSize(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${v} bytes` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 /** IndexedDB database `webtune`, object store `runs`. Works in pages and workers alike. */

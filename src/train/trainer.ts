@@ -45,8 +45,17 @@ export interface TrainerCallbacks {
   onEval?(m: EvalMetrics): void;
   /** Lines for an event log: epochs, evaluations, skipped steps, checkpoints. */
   onEvent?(text: string): void;
-  /** Called (and awaited) at the end of every epoch and every checkpointEvery updates. */
-  onCheckpoint?(checkpoint: Checkpoint): Promise<void>;
+  /**
+   * Called (and awaited) at the end of every epoch and every checkpointEvery updates. Resolves
+   * false when the checkpoint could not be kept (the callee has said why); the run goes on.
+   */
+  onCheckpoint?(checkpoint: Checkpoint): Promise<boolean | void>;
+  /**
+   * Awaited before update k (1-based), between optimizer steps: where a run pauses (holding the
+   * promise) or saves a checkpoint by time. The signal is checked after it, so a stop while
+   * paused ends the run at once, before step k.
+   */
+  beforeStep?(k: number): Promise<void>;
 }
 
 export class TrainingDivergedError extends WebtuneError {
@@ -102,6 +111,11 @@ export class Trainer {
     this.history.evals.push(...c.state.history.evals);
   }
 
+  /** Updates completed so far, restored ones included. */
+  get completedSteps(): number {
+    return this.completed;
+  }
+
   /** The run's state now, for a checkpoint. */
   async snapshot(): Promise<Checkpoint> {
     return {
@@ -118,6 +132,7 @@ export class Trainer {
     const start = performance.now() - 1000 * (result.steps.at(-1)?.elapsedS ?? 0);
     let nonFiniteInARow = 0;
     for (let k = this.completed + 1; k <= this.plan.totalSteps; k++) {
+      await this.callbacks.beforeStep?.(k);
       if (signal?.aborted) {
         result.stoppedAt = k - 1;
         break;
@@ -142,8 +157,8 @@ export class Trainer {
       }
       const save = this.config.checkpointEvery;
       if (this.callbacks.onCheckpoint && (endOfEpoch || (save !== null && k % save === 0))) {
-        await this.callbacks.onCheckpoint(await this.snapshot());
-        this.callbacks.onEvent?.(`step ${k}: checkpoint saved`);
+        const kept = await this.callbacks.onCheckpoint(await this.snapshot());
+        if (kept !== false) this.callbacks.onEvent?.(`step ${k}: checkpoint saved`);
       }
     }
     return result;

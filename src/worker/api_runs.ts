@@ -23,9 +23,12 @@ export interface CheckpointInfo {
 export type ResumeBlocker =
   | null
   | 'no_checkpoint'
+  /** Completed: nothing is left to resume (its checkpoint is dropped then). */
   | 'finished'
-  /** The run is training now, in this engine. */
-  | 'running';
+  /** The run is training now (or paused), in this engine. */
+  | 'running'
+  /** The browser refused to keep a copy of its dataset (a full quota), so it cannot be re-read. */
+  | 'no_dataset';
 
 /** Bytes kept for one saved run, by part. */
 export interface RunStorage {

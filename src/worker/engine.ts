@@ -6,7 +6,7 @@ import { filesFolder, type ModelFolder } from '../formats/model_folder.ts';
 import { demoModelFolder, type DemoTokenizerFiles } from '../model/demo_model.ts';
 import { indexedDbKeyValue, type KeyValue } from '../storage/key_value.ts';
 import { RunStore } from '../storage/run_store.ts';
-import { DEFAULT_TRAIN_CONFIG } from '../train/config.ts';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.ts';
 import type { DatasetOptions, EngineApi, EvalTable, EvalTableRow, EvaluateRequest, GenerateRequest, MergedExport, MergeRequest, WireError, GpuProbe, ModelSource, Outcome, ProgressCallback, RunHistory, SettingsInput, StorageUse, TrainCallbacks, TrainSummary } from './api.ts';
 import { GenerationSession, type TunedAdapter } from './generation.ts';
 import { downloadHubModel, hubPlan } from './hub_download.ts';
@@ -16,6 +16,8 @@ import { fetchDemoTokenizer, loadModelSession, type ModelSession } from './model
 import { RunsApi } from './runs_api.ts';
 import { checkSettings, settingsSchema } from './settings_schema.ts';
 import { trainRun } from './training_run.ts';
+import { RunControl } from './run_control.ts';
+import { savedRunToResume, type SavedRunToResume } from './saved_run_resume.ts';
 import { attempt, progress, quietly, withTransfer } from './outcome.ts';
 import { toWireError } from './wire_error.ts';
 
@@ -41,7 +43,7 @@ export class Engine implements EngineApi {
   #rt: { gpu: GpuContext; rt: Runtime } | undefined;
   #model: ModelSession | undefined;
   #dataset: DatasetSession | undefined;
-  #training: AbortController | undefined;
+  #training: RunControl | undefined;
   #liveRunId: string | null = null;
   #adapter: { fileName: string; bytes: Uint8Array } | undefined;
   #download: AbortController | undefined;
@@ -155,57 +157,70 @@ export class Engine implements EngineApi {
       if (problems.length) throw new InputError('bad_train_config', `Fix the settings first: ${problems.map((p) => p.message).join('; ')}`);
       this.#requireModel();
       if (!this.#dataset) throw new InputError('no_dataset', 'Load a dataset first: drop a JSONL file on the page or pick one.');
-      this.#idle();
-      const controller = new AbortController();
-      this.#training = controller;
-      try {
-        const { rt } = await this.#runtime();
-        // Settings that change how the base is held or how the data is tokenized take effect here.
-        const note = (text: string) => quietly(callbacks.onEvent)({ atS: 0, text });
-        let model = this.#model!;
-        let dataset = this.#dataset!;
-        if (model.quant !== config.quant || model.doubleQuant !== config.doubleQuant) {
-          note(`loading the base again with ${config.quant === 'nf4' ? `NF4${config.doubleQuant ? ' and double quantization' : ' without double quantization'}` : 'unquantized float32 weights'}`);
-          model = await this.#reload(model.folder, model.source, config.quant, config.doubleQuant);
-        }
-        const wanted: DatasetOptions = { format: config.format, maxLength: config.maxLength, lossOn: config.lossOn };
-        if (!sameOptions(dataset.options, wanted) || dataset.tokenizer !== model.tokenizer) {
-          note(`reading ${dataset.name} again with max length ${wanted.maxLength}, format ${wanted.format}, training on ${wanted.lossOn}`);
-          dataset = await loadDatasetSession(dataset.file, dataset.name, model.tokenizer, wanted);
-        }
-        this.#dataset = dataset;
-        this.#adapter = undefined;
-        this.#dropGeneration(null);
-        const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, signal: controller.signal, onRunStart: (id) => (this.#liveRunId = id) });
-        this.#adapter = out.adapter;
-        this.#tuned = out.tuned;
-        return { summary: out.summary };
-      } finally {
-        this.#training = undefined;
-        this.#liveRunId = null;
-      }
+      return this.#train(config, this.#dataset, callbacks);
     });
   }
 
   async stop(): Promise<void> {
-    this.#training?.abort();
+    this.#training?.stop();
   }
 
-  // ── Run control (pause, resume, resumeRun, storageUse): being built, see api.ts. ──
-  async pause(): Promise<void> {}
+  // ── Run control (pause, resume, resumeRun, storageUse): run_control.ts, run_gate.ts, saved_run_resume.ts. ──
+  async pause(): Promise<void> {
+    this.#training?.pause();
+  }
 
-  async resume(): Promise<void> {}
+  async resume(): Promise<void> {
+    this.#training?.resume();
+  }
 
-  resumeRun(_id: string, _callbacks: TrainCallbacks) {
-    return attempt<{ summary: TrainSummary }>(async () => {
-      throw new InputError('not_ready', 'Resuming a saved run is not built yet.');
+  resumeRun(id: string, callbacks: TrainCallbacks) {
+    return attempt(async () => {
+      this.#idle();
+      const saved = await savedRunToResume(this.#runs.store, id, this.#model, this.#liveRunId);
+      return this.#train(saved.config, { file: saved.dataset, name: saved.record.dataset }, callbacks, saved);
     });
   }
 
   storageUse() {
-    return attempt<{ storage: StorageUse }>(async () => {
-      throw new InputError('not_ready', 'Storage use is not built yet.');
-    });
+    return attempt(() => this.#runs.storageUse());
+  }
+
+  /**
+   * One run, new or resumed: the base is loaded again when the run holds it differently, and the
+   * data is tokenized again when its settings differ (always, for a resumed run's dataset copy).
+   */
+  async #train(config: TrainConfig, data: DatasetSession | { file: Blob; name: string }, callbacks: TrainCallbacks, resume?: SavedRunToResume): Promise<{ summary: TrainSummary }> {
+    this.#idle();
+    const control = new RunControl();
+    this.#training = control;
+    if (resume) this.#liveRunId = resume.record.id;
+    try {
+      const { rt } = await this.#runtime();
+      const note = (text: string) => quietly(callbacks.onEvent)({ atS: 0, text });
+      let model = this.#requireModel();
+      if (model.quant !== config.quant || model.doubleQuant !== config.doubleQuant) {
+        note(`loading the base again with ${config.quant === 'nf4' ? `NF4${config.doubleQuant ? ' and double quantization' : ' without double quantization'}` : 'unquantized float32 weights'}`);
+        model = await this.#reload(model.folder, model.source, config.quant, config.doubleQuant);
+      }
+      const wanted: DatasetOptions = { format: config.format, maxLength: config.maxLength, lossOn: config.lossOn };
+      let dataset: DatasetSession;
+      if ('loaded' in data && sameOptions(data.options, wanted) && data.tokenizer === model.tokenizer) dataset = data;
+      else {
+        note(`reading ${resume ? 'the run’s copy of ' : ''}${data.name} ${resume ? '' : 'again '}with max length ${wanted.maxLength}, format ${wanted.format}, training on ${wanted.lossOn}`);
+        dataset = await loadDatasetSession(data.file, data.name, model.tokenizer, wanted);
+      }
+      this.#dataset = dataset;
+      this.#adapter = undefined;
+      this.#dropGeneration(null);
+      const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, control, resume, onRunStart: (id) => (this.#liveRunId = id) });
+      this.#adapter = out.adapter;
+      this.#tuned = out.tuned;
+      return { summary: out.summary };
+    } finally {
+      this.#training = undefined;
+      this.#liveRunId = null;
+    }
   }
 
   // ── Merged export and evaluation: being built, see api.ts. ──

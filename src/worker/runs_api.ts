@@ -1,11 +1,14 @@
 import type { RunRecord, RunStore } from '../storage/run_store.ts';
+import { runParts } from '../storage/run_parts.ts';
 import { InputError } from '../errors.ts';
-import type { RunHistory, SavedRun, SavedRunSummary } from './api.ts';
+import type { RunHistory, SavedRun, SavedRunSummary, StorageUse } from './api.ts';
+import { modelSourceOf, resumeBlocker } from './saved_run_resume.ts';
 import { adapterFileName } from './training_run.ts';
 
 // Saved runs as the worker API shows them (the records themselves live in storage/run_store.ts).
 // A record still marked "running" whose run is not the one this engine is training was left by a
-// tab that closed or crashed mid-run: it is shown as interrupted, with what was saved before.
+// tab that closed or crashed mid-run: it is shown as interrupted, with what was saved before, and
+// can be resumed from its last checkpoint.
 
 export class RunsApi {
   constructor(
@@ -14,17 +17,29 @@ export class RunsApi {
   ) {}
 
   async list(): Promise<{ runs: SavedRunSummary[] }> {
-    return { runs: (await this.store.list()).map((r) => this.summary(r)) };
+    const merged = await this.store.mergedBytes();
+    return { runs: (await this.store.list()).map((r) => this.summary(r, merged.get(r.id) ?? 0)) };
   }
 
   async get(id: string): Promise<{ run: SavedRun }> {
     const record = await this.store.record(id);
     const history = (await this.store.history(id)) ?? { steps: [], evals: [], events: [] };
-    return { run: { ...this.summary(record), settings: record.settings, history } };
+    return { run: { ...this.summary(record, await this.mergedBytes(id)), settings: record.settings, history } };
   }
 
   async rename(id: string, name: string): Promise<{ run: SavedRunSummary }> {
-    return { run: this.summary(await this.store.rename(id, name)) };
+    const record = await this.store.rename(id, name);
+    return { run: this.summary(record, await this.mergedBytes(id)) };
+  }
+
+  /** The origin's usage and quota where the browser tells (a page or worker), and what runs keep. */
+  async storageUse(): Promise<{ storage: StorageUse }> {
+    const { runs } = await this.list();
+    const runsBytes = runs.reduce((n, r) => n + r.storage.total, 0);
+    const manager = (globalThis as { navigator?: { storage?: Partial<StorageManager> } }).navigator?.storage;
+    const estimate = await manager?.estimate?.().catch(() => undefined);
+    const persisted = await manager?.persisted?.().catch(() => undefined);
+    return { storage: { usage: estimate?.usage ?? null, quota: estimate?.quota ?? null, persisted: persisted ?? null, runsBytes } };
   }
 
   async delete(id: string): Promise<object> {
@@ -40,8 +55,13 @@ export class RunsApi {
     return { fileName: adapterFileName(record.model, record.dataset), bytes };
   }
 
-  private summary(r: RunRecord): SavedRunSummary {
-    const interrupted = r.status === 'running' && r.id !== this.liveRunId();
+  private async mergedBytes(id: string): Promise<number> {
+    return (await this.store.mergedMeta(id))?.bytes ?? 0;
+  }
+
+  private summary(r: RunRecord, mergedBytes: number): SavedRunSummary {
+    const live = r.id === this.liveRunId();
+    const interrupted = r.status === 'running' && !live;
     return {
       id: r.id,
       name: r.name,
@@ -56,12 +76,11 @@ export class RunsApi {
       finalEvalLoss: r.finalEvalLoss,
       adapterBytes: r.adapterBytes,
       error: r.error,
-      // Filled in by the run-control work (api_runs.ts); placeholders until then.
-      modelSource: { kind: 'files', name: r.model },
-      checkpoint: null,
-      resumeBlocker: 'no_checkpoint',
-      mergedBytes: 0,
-      storage: { record: 0, dataset: 0, checkpoint: 0, adapter: r.adapterBytes, merged: 0, total: r.adapterBytes },
+      modelSource: modelSourceOf(r),
+      checkpoint: r.checkpoint && { ...r.checkpoint },
+      resumeBlocker: resumeBlocker(r, live),
+      mergedBytes,
+      storage: runParts(r, mergedBytes),
     };
   }
 }

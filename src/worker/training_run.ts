@@ -8,7 +8,8 @@ import { projections } from '../formats/peft_config.ts';
 import { adapterModelCard } from '../formats/peft_card.ts';
 import type { LoraArrays } from '../model/lora_params.ts';
 import { Model } from '../model/model.ts';
-import type { RunStore } from '../storage/run_store.ts';
+import type { RunRecord, RunStore } from '../storage/run_store.ts';
+import type { Checkpoint } from '../train/checkpoint.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { adapterSettingsFor, modelCardSettings } from '../train/config_adapter.ts';
 import { loraInitStream } from '../train/rng.ts';
@@ -17,12 +18,15 @@ import type { RunHistory, StepPoint, TrainCallbacks, TrainSummary } from './api.
 import type { DatasetSession } from './dataset_session.ts';
 import type { TunedAdapter } from './generation.ts';
 import type { ModelSession } from './model_session.ts';
+import type { RunControl } from './run_control.ts';
+import { checkpointAt, stepGate } from './run_gate.ts';
 import { RunRecorder } from './run_recorder.ts';
 
 // One training run in the engine: the same wiring as `webtune train` (src/cli/train.ts) with the
 // UI's callbacks instead of stderr and saved runs instead of an output folder. The run's record,
-// metric history and final adapter go to the run store as it goes, so a closed tab leaves the run
-// listed (as interrupted) with everything up to its last save.
+// metric history, dataset copy, last checkpoint and final adapter go to the run store as it goes,
+// so a closed tab leaves the run listed (as interrupted) and resumable from its last checkpoint.
+// A resumed run is built by the same code and restores the checkpoint before its first step.
 
 export interface RunInputs {
   rt: Runtime;
@@ -31,9 +35,13 @@ export interface RunInputs {
   config: TrainConfig;
   store: RunStore<RunHistory>;
   callbacks: TrainCallbacks;
-  signal: AbortSignal;
+  control: RunControl;
   /** Told the saved run's id as soon as it exists. */
   onRunStart?: (runId: string) => void;
+  /** Continue this saved run from this checkpoint (its config is `config`) instead of a new run. */
+  resume?: { record: RunRecord; checkpoint: Checkpoint; history: RunHistory | undefined };
+  /** Checkpoints by time (run_gate.ts); tests may shorten it. */
+  checkpointEveryMs?: number;
 }
 
 export interface RunOutput {
@@ -44,7 +52,7 @@ export interface RunOutput {
 }
 
 export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
-  const { rt, model: session, dataset, config, signal } = inputs;
+  const { rt, model: session, dataset, config, control, resume } = inputs;
   const { train: trainSet, eval: evalSet } = splitExamples(dataset, config);
   const padId = session.tokenizer.padId;
   const seed = config.seed;
@@ -60,23 +68,40 @@ export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
   });
   try {
     await rt.arena.checkAllocations();
-    const recorder = await RunRecorder.start(inputs.store, inputs.callbacks, {
-      name: `${dataset.name} on ${session.card.name}`,
-      model: session.card.name,
-      dataset: dataset.name,
-      settings: { ...config, targetModules: [...config.targetModules] },
-    });
+    const recorder = resume
+      ? await RunRecorder.resume(inputs.store, inputs.callbacks, resume.record, resume.checkpoint, resume.history)
+      : await RunRecorder.start(inputs.store, inputs.callbacks, {
+          name: `${dataset.name} on ${session.card.name}`,
+          model: session.card.name,
+          modelSource: session.source,
+          dataset: dataset.name,
+          settings: { ...config, targetModules: [...config.targetModules] },
+        });
     inputs.onRunStart?.(recorder.record.id);
+    if (!resume) await recorder.keepDataset(dataset.file);
     let result: TrainResult;
     try {
-      const trainer = new Trainer(rt, model, config, { train, eval: evalBatcher }, {
+      const trainer: Trainer = new Trainer(rt, model, config, { train, eval: evalBatcher }, {
         onStep: (m) => recorder.step(m),
         onEval: (e) => recorder.eval(e),
         onEvent: (text) => recorder.event(text),
+        onCheckpoint: (c) => recorder.checkpoint(c),
+        beforeStep: stepGate(() => trainer, control, recorder, inputs.checkpointEveryMs),
       });
+      if (resume) {
+        // The same settings on the same data give the same plan; anything else would not continue this run.
+        const before = resume.record.totalSteps;
+        if (before !== 0 && before !== trainer.plan.totalSteps) {
+          throw new InputError('resume_mismatch', `The run "${resume.record.name}" planned ${before} steps, but its saved dataset now gives ${trainer.plan.totalSteps}: it cannot be continued exactly. Start a new run.`);
+        }
+        trainer.restore(resume.checkpoint);
+      }
       recorder.plan({ totalSteps: trainer.plan.totalSteps, stepsPerEpoch: trainer.plan.stepsPerEpoch, trainExamples: trainSet.length, evalExamples: evalSet.length, memory: { ...model.memory.live } });
-      recorder.event(`training on ${trainSet.length} examples (${evalSet.length} held out for eval): ${trainer.plan.totalSteps} optimizer steps`);
-      result = await trainer.run(signal);
+      const from = resume ? `, continuing after step ${resume.checkpoint.state.step}` : '';
+      recorder.event(`training on ${trainSet.length} examples (${evalSet.length} held out for eval): ${trainer.plan.totalSteps} optimizer steps${from}`);
+      result = await trainer.run(control.signal);
+      // A stopped run keeps a checkpoint of where it stopped, so it can be resumed.
+      if (result.stoppedAt !== null) await checkpointAt(trainer, recorder, 'stopped');
     } catch (e) {
       await recorder.fail(e);
       throw e;

@@ -6,7 +6,7 @@ import { RunNotFoundError, RunStore, type NewRun } from '../../../src/storage/ru
 // test, which reloads the page and finds the run): ordering, the three keys of a run, atomic
 // adapter saves, rename rules, delete, and a full quota leaving earlier runs untouched.
 
-const run = (name: string): NewRun => ({ name, status: 'running', model: 'demo', dataset: 'd.jsonl', steps: 0, totalSteps: 10, finalLoss: null, finalEvalLoss: null, settings: { lr: 2e-4 } });
+const run = (name: string): NewRun => ({ name, status: 'running', model: 'demo', modelSource: { kind: 'demo' }, dataset: 'd.jsonl', steps: 0, totalSteps: 10, finalLoss: null, finalEvalLoss: null, settings: { lr: 2e-4 } });
 
 function clock(start = 1000) {
   let t = start;
