@@ -39,6 +39,8 @@ export class TrainState {
   pauseStart: number | null = $state(null);
   #endedAt = 0;
   #totalHint = 0;
+  /** pausedMs when the last step arrived: the pauses its elapsed time includes. */
+  #pausedAtLastStep = $state(0);
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -81,10 +83,10 @@ export class TrainState {
     const last = this.steps.at(-1);
     const from = this.resumedFrom?.step ?? 0;
     if (!last || !this.totalSteps || !this.active || this.firstNewStep === null || last.step <= from) return null;
-    // A resumed run's step times may count on from the checkpoint's or start again at 0.
-    const before = this.resumedFrom?.elapsedS ?? 0;
-    const spent = last.elapsedS > before ? last.elapsedS - before : last.elapsedS;
-    return (spent / (last.step - from)) * (this.totalSteps - last.step);
+    // A resumed run's step times count on from the checkpoint's; the engine's clock also ran while
+    // paused, which says nothing of the pace.
+    const spent = last.elapsedS - (this.resumedFrom?.elapsedS ?? 0) - this.#pausedAtLastStep / 1000;
+    return (Math.max(0, spent) / (last.step - from)) * (this.totalSteps - last.step);
   }
 
   get tokensPerS(): number | null {
@@ -152,7 +154,7 @@ export class TrainState {
     this.error = null;
     this.exported = null;
     this.exportError = null;
-    this.pausedMs = 0;
+    this.pausedMs = this.#pausedAtLastStep = 0;
     this.pauseStart = null;
     this.startedAt = this.now = performance.now();
     this.#timer = setInterval(() => (this.now = performance.now()), 1000);
@@ -167,6 +169,7 @@ export class TrainState {
       onState: (state) => this.#onState(state),
       onStep: (s) => {
         this.firstNewStep ??= s.step;
+        this.#pausedAtLastStep = this.pausedMs;
         // A step the engine reports again (after a resume) replaces the one saved before it.
         this.steps = [...this.steps.filter((p) => p.step < s.step), s];
         if (this.status === 'starting') this.status = 'running';

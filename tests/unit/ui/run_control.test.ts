@@ -97,6 +97,9 @@ describe('run control in the UI state', () => {
     vi.advanceTimersByTime(5_000);
     expect(app.train.elapsedS).toBeCloseTo(15, 0);
     expect(app.title).toBe('25% · step 2/8 · webtune');
+    // The engine's clock ran on while paused (step 3 at 64 s): the ETA leaves the 60 s out.
+    run.callbacks.onStep!({ ...step(3), elapsedS: 64 });
+    expect(app.train.etaS).toBeCloseTo((4 / 3) * 5, 1);
     run.finish();
     await running;
     expect(app.train.status).toBe('done');
@@ -113,7 +116,7 @@ describe('run control in the UI state', () => {
     const resuming = app.resume.resume('r1');
     await vi.waitFor(() => expect(engine.resumeRun).toHaveBeenCalled());
     expect(engine.loadDemoModel).toHaveBeenCalledOnce();
-    expect((engine.resumeRun.mock.calls[0] as unknown[])[0]).toBe('r1');
+    expect(engine.resumeRun).toHaveBeenCalledWith('r1', expect.anything());
     // The charts keep steps 1..6 (step 7 came after the checkpoint and is trained again) and the eval at 4.
     expect(app.train.steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(app.train.evals.map((e) => e.step)).toEqual([4]);
