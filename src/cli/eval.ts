@@ -2,13 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import { InputError } from '../errors.ts';
 import { openNodeStreamSource } from '../data/node_stream_source.ts';
 import { loadDataset } from '../data/pipeline.ts';
-import { buildEvalReport, displayPrompt, formatSummaryTable, loadReferences, renderPrompt, reportFormatOf, reportToCsv, reportToJson, type EvalExample } from '../eval/index.ts';
+import { buildEvalReport, encodeEvalPrompts, evalExampleOf, formatSummaryTable, loadReferences, reportFormatOf, reportToCsv, reportToJson, type EvalExample } from '../eval/index.ts';
 import type { Generator } from '../model/generate.ts';
 import { greedySampling } from '../model/sampling.ts';
 import { Prng } from '../train/rng.ts';
 import { intFlag, parseArgs, requireFlag, stringFlag } from './args.ts';
 import { evalLosses, formatLosses } from './eval_loss.ts';
-import { chatRendererOf, decoderOf, encodeForGeneration, loadForGeneration, quantFromArgs, stopIdsOf } from './generate_setup.ts';
+import { decoderOf, loadForGeneration, quantFromArgs, stopIdsOf } from './generate_setup.ts';
 import { withCliRuntime } from './gpu.ts';
 import type { CliIo } from './io.ts';
 import { loadModelTokenizer } from './model_tokenizer.ts';
@@ -50,12 +50,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const tokenizer = await loadModelTokenizer(model);
   const refs = await loadReferences(await openNodeStreamSource(data), { maxExamples });
   if (refs.references.length === 0) throw new InputError('empty_eval_set', `${data} has no examples to evaluate`);
-  const needsChat = refs.references.some((r) => r.prompt.kind === 'chat');
-  const chat = needsChat ? chatRendererOf(tokenizer) : null;
-  const prompts = refs.references.map((r) => {
-    const rendered = r.prompt.kind === 'text' ? { text: r.prompt.text, addSpecialTokens: true } : renderPrompt(r.prompt, chat!);
-    return encodeForGeneration(tokenizer, rendered.text, rendered.addSpecialTokens);
-  });
+  const prompts = encodeEvalPrompts(tokenizer, refs.references);
   const longest = Math.max(...prompts.map((p) => p.length));
   io.err(`webtune: ${refs.references.length} ${refs.format} examples from ${refs.file}; longest prompt ${longest} tokens\n`);
   const tokenized = (await loadDataset(await openNodeStreamSource(data), tokenizer, { format: refs.format, maxLength, onBadLine: 'stop' })).examples.slice(0, maxExamples);
@@ -71,7 +66,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     for (const [i, ref] of refs.references.entries()) {
       const baseOutput = await answer(generator, prompts[i], false);
       const tunedOutput = adapter ? await answer(generator, prompts[i], true) : null;
-      examples.push({ prompt: displayPrompt(ref.prompt), reference: ref.reference, baseOutput, tunedOutput, line: ref.line });
+      examples.push(evalExampleOf(ref, baseOutput, tunedOutput));
       io.err(`webtune: example ${i + 1}/${refs.references.length} (line ${ref.line})\n`);
     }
     const report = buildEvalReport(examples);

@@ -138,3 +138,38 @@ export async function loadReferences(source: StreamSource, options: Partial<Refe
   }
   return { file: source.name, format: format!, references, problems };
 }
+
+/**
+ * The references of the examples at these 1-based lines of `source` (a training run's eval split,
+ * found by TokenizedExample.line), in the order given; reads no further than the last of them.
+ */
+export async function referencesAtLines(source: StreamSource, format: DatasetFormat, lines: readonly number[]): Promise<EvalReference[]> {
+  const reason = noReferenceReason(format);
+  if (reason !== null) throw new DatasetError(source.name, reason);
+  const wanted = new Set(lines);
+  const last = Math.max(0, ...lines);
+  const found = new Map<number, EvalReference>();
+  const parsed = readExamples(source, {
+    format,
+    vocabSize: Number.MAX_SAFE_INTEGER,
+    onBadLine: (line, why) => {
+      if (wanted.has(line)) throw new DatasetFormatError(source.name, line, why);
+    },
+  });
+  for await (const { line, example } of parsed) {
+    if (wanted.has(line)) {
+      try {
+        found.set(line, referenceOf(example, line));
+      } catch (e) {
+        if (e instanceof LineProblem) throw new DatasetFormatError(source.name, line, e.reason);
+        throw e;
+      }
+    }
+    if (line >= last) break;
+  }
+  return lines.map((line) => {
+    const ref = found.get(line);
+    if (!ref) throw new DatasetError(source.name, `line ${line} is no longer an example; the file changed since it was loaded — load it again`);
+    return ref;
+  });
+}

@@ -6,6 +6,8 @@ import { filesFolder, type ModelFolder } from '../formats/model_folder.ts';
 import { demoModelFolder, type DemoTokenizerFiles } from '../model/demo_model.ts';
 import { indexedDbKeyValue, type KeyValue } from '../storage/key_value.ts';
 import { RunStore } from '../storage/run_store.ts';
+import { opfsExportDir, type DirectoryLike } from '../storage/export_dir.ts';
+import { MergedStore } from '../storage/merged_store.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.ts';
 import type { DatasetOptions, EngineApi, EvalTable, EvalTableRow, EvaluateRequest, GenerateRequest, MergedExport, MergeRequest, WireError, GpuProbe, ModelSource, Outcome, ProgressCallback, RunHistory, SettingsInput, StorageUse, TrainCallbacks, TrainSummary } from './api.ts';
 import { GenerationSession, type TunedAdapter } from './generation.ts';
@@ -20,6 +22,8 @@ import { RunControl } from './run_control.ts';
 import { savedRunToResume, type SavedRunToResume } from './saved_run_resume.ts';
 import { attempt, progress, quietly, withTransfer } from './outcome.ts';
 import { toWireError } from './wire_error.ts';
+import { exportMergedModel } from './merge_export.ts';
+import { evaluateRun, type LastRunData } from './evaluation.ts';
 
 export interface EngineOptions {
   /** Device acquisition: the page's or worker's `navigator.gpu` by default; `acquireNodeDevice` in Node. */
@@ -28,6 +32,8 @@ export interface EngineOptions {
   demoTokenizer?: () => Promise<DemoTokenizerFiles>;
   /** Where saved runs live: IndexedDB by default; `memoryKeyValue()` in tests. */
   storage?: KeyValue;
+  /** Where a merged download is assembled: OPFS's webtune-exports/ by default; an in-memory folder in tests. */
+  exportDir?: () => Promise<DirectoryLike>;
 }
 
 /**
@@ -50,12 +56,21 @@ export class Engine implements EngineApi {
   #tuned: TunedAdapter | null = null;
   #generation: GenerationSession | undefined;
   #generating: AbortController | undefined;
+  readonly #merged: MergedStore;
+  readonly #exportDir: () => Promise<DirectoryLike>;
+  #merging: AbortController | undefined;
+  #evaluating: AbortController | undefined;
+  /** The last run trained here: which saved run, on which model, with which data and split. */
+  #lastRun: (LastRunData & { runId: string; model: string }) | undefined;
 
   constructor(acquireOrOptions: (() => Promise<GpuContext>) | EngineOptions = {}) {
     const options = typeof acquireOrOptions === 'function' ? { acquire: acquireOrOptions } : acquireOrOptions;
     this.#acquire = options.acquire ?? acquireBrowserDevice;
     this.#demoTokenizer = options.demoTokenizer ?? (() => fetchDemoTokenizer());
-    this.#runs = new RunsApi(new RunStore<RunHistory>(options.storage ?? indexedDbKeyValue()), () => this.#liveRunId);
+    const kv = options.storage ?? indexedDbKeyValue();
+    this.#runs = new RunsApi(new RunStore<RunHistory>(kv), () => this.#liveRunId);
+    this.#merged = new MergedStore(kv);
+    this.#exportDir = options.exportDir ?? opfsExportDir;
   }
 
   async probeGpu(): Promise<GpuProbe> {
@@ -212,10 +227,12 @@ export class Engine implements EngineApi {
       }
       this.#dataset = dataset;
       this.#adapter = undefined;
+      this.#lastRun = undefined;
       this.#dropGeneration(null);
       const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, control, resume, onRunStart: (id) => (this.#liveRunId = id) });
       this.#adapter = out.adapter;
       this.#tuned = out.tuned;
+      this.#lastRun = { runId: out.summary.runId, model: model.card.name, dataset, config };
       return { summary: out.summary };
     } finally {
       this.#training = undefined;
@@ -223,28 +240,79 @@ export class Engine implements EngineApi {
     }
   }
 
-  // ── Merged export and evaluation: being built, see api.ts. ──
-  exportMerged(_request: MergeRequest, _onProgress?: ProgressCallback) {
-    return attempt<{ merged: MergedExport }>(async () => {
-      throw new InputError('not_ready', 'Merged export is not built yet.');
+  // ── Merged export and evaluation: merge_export.ts, evaluation.ts, storage/merged_store.ts. ──
+  exportMerged(request: MergeRequest, progressTo?: ProgressCallback) {
+    const onProgress = quietly(progressTo);
+    return attempt(async () => {
+      const model = this.#requireModel();
+      this.#idle();
+      const { runId, adapter } = await this.#mergeSource(request.runId, model);
+      const { rt } = await this.#runtime();
+      const controller = new AbortController();
+      this.#merging = controller;
+      try {
+        const merged = await exportMergedModel({ rt, model, adapter, runId, request, scratch: this.#exportDir, store: this.#merged, signal: controller.signal, onProgress });
+        return { merged };
+      } finally {
+        this.#merging = undefined;
+      }
     });
   }
 
-  async cancelMerge(): Promise<void> {}
+  async cancelMerge(): Promise<void> {
+    this.#merging?.abort();
+  }
 
-  runMerged(_id: string) {
-    return attempt<{ fileName: string; file: Blob }>(async () => {
-      throw new InputError('not_ready', 'Merged export is not built yet.');
+  runMerged(id: string) {
+    return attempt(async () => {
+      const record = await this.#runs.store.record(id);
+      const kept = await this.#merged.file(id);
+      if (!kept) throw new InputError('no_merged', `The run "${record.name}" has no merged model kept in this browser: export one (with its model loaded) first.`);
+      return kept;
     });
   }
 
-  evaluate(_request: EvaluateRequest, _onProgress?: ProgressCallback, _onRow?: (row: EvalTableRow) => void) {
-    return attempt<{ table: EvalTable }>(async () => {
-      throw new InputError('not_ready', 'Evaluation is not built yet.');
+  evaluate(request: EvaluateRequest, progressTo?: ProgressCallback, rowTo?: (row: EvalTableRow) => void) {
+    const onProgress = quietly(progressTo);
+    const onRow = quietly(rowTo);
+    return attempt(async () => {
+      const model = this.#requireModel();
+      this.#idle();
+      const run = this.#lastRun;
+      if (!this.#tuned || !run || run.model !== model.card.name) throw new InputError('no_adapter', 'There is no fine-tuned adapter for the loaded model: train on it first, then evaluate.');
+      const { rt } = await this.#runtime();
+      if (this.#generation?.model !== model) this.#dropGeneration(this.#tuned);
+      this.#generation ??= new GenerationSession(rt, model, this.#tuned);
+      const controller = new AbortController();
+      this.#evaluating = controller;
+      try {
+        return { table: await evaluateRun({ session: this.#generation, run, request, stop: controller.signal, onProgress, onRow }) };
+      } finally {
+        this.#evaluating = undefined;
+      }
     });
   }
 
-  async stopEvaluating(): Promise<void> {}
+  async stopEvaluating(): Promise<void> {
+    this.#evaluating?.abort();
+  }
+
+  /** The adapter to merge and the saved run it belongs to; its model must be the loaded one. */
+  async #mergeSource(runId: string | undefined, model: ModelSession): Promise<{ runId: string | null; adapter: { fileName: string; bytes: Uint8Array } }> {
+    const wrongModel = (name: string, trained: string) =>
+      new InputError('wrong_model', `The run "${name}" fine-tuned ${trained}, but ${model.card.name} is loaded: load ${trained} first, then merge.`);
+    if (runId === undefined) {
+      const last = this.#lastRun;
+      if (!this.#adapter || !last) throw new InputError('no_adapter', 'There is no adapter to merge yet: train first, or pick a saved run.');
+      if (last.model !== model.card.name) throw wrongModel(`${last.dataset.name} on ${last.model}`, last.model);
+      // A run deleted since keeps no copy (its keys would outlive it).
+      const saved = await this.#runs.store.record(last.runId).then(() => true, () => false);
+      return { runId: saved ? last.runId : null, adapter: this.#adapter };
+    }
+    const record = await this.#runs.store.record(runId);
+    if (record.model !== model.card.name) throw wrongModel(record.name, record.model);
+    return { runId, adapter: await this.#runs.adapter(runId) };
+  }
 
   generate(request: GenerateRequest, onText: (text: string) => void) {
     const send = quietly(onText);
@@ -326,6 +394,8 @@ export class Engine implements EngineApi {
   #idle(): void {
     if (this.#training) throw new InputError('busy', 'A training run is in progress: stop it first.');
     if (this.#generating) throw new InputError('busy', 'Text is being generated: stop it first.');
+    if (this.#merging) throw new InputError('busy', 'A merged model is being exported: wait for it or cancel it first.');
+    if (this.#evaluating) throw new InputError('busy', 'The eval table is being computed: stop it first.');
   }
 
   /** Forgets the generation state (its LoRA copy on the GPU) and which adapter to generate with. */

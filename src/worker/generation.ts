@@ -40,18 +40,25 @@ export class GenerationSession {
     if (!request.chat && request.prompt === '') throw new InputError('bad_generate_request', 'Type a prompt first.');
     const prompt = encodePrompt(tokenizer, request.prompt, request.chat);
     if (prompt.length === 0) throw new InputError('bad_generate_request', 'Type a prompt first.');
-    const maxSeq = prompt.length + request.maxNewTokens;
-    if (maxSeq > card.contextLength) throw new InputError('bad_generate_request', `The prompt (${prompt.length} tokens) and ${request.maxNewTokens} new tokens exceed the model's context of ${card.contextLength}.`);
-    const generator = new Generator(this.rt, this.model.base, { lora: request.adapter ? this.adapterParams() : null, maxSeq });
+    return this.generateIds(prompt, request, signal, onText);
+  }
+
+  /** A continuation of prompt ids (the eval table encodes its own prompts), base or tuned. */
+  async generateIds(prompt: number[], options: Pick<GenerateRequest, 'adapter' | 'maxNewTokens' | 'temperature' | 'seed'>, signal: AbortSignal, onText: (text: string) => void = () => {}): Promise<GenerateSummary> {
+    const { tokenizer, card } = this.model;
+    if (options.adapter && !this.tuned) throw new InputError('no_adapter', 'There is no fine-tuned adapter yet: train first, then compare.');
+    const maxSeq = prompt.length + options.maxNewTokens;
+    if (maxSeq > card.contextLength) throw new InputError('bad_generate_request', `The prompt (${prompt.length} tokens) and ${options.maxNewTokens} new tokens exceed the model's context of ${card.contextLength}.`);
+    const generator = new Generator(this.rt, this.model.base, { lora: options.adapter ? this.adapterParams() : null, maxSeq });
     try {
       await this.rt.arena.checkAllocations();
       const result = await generator.generate(prompt, {
-        maxNewTokens: request.maxNewTokens,
-        sampling: { temperature: request.temperature, topK: 0, topP: 1, repetitionPenalty: 1 },
-        rng: Prng.stream(request.seed, 'generate'),
+        maxNewTokens: options.maxNewTokens,
+        sampling: { temperature: options.temperature, topK: 0, topP: 1, repetitionPenalty: 1 },
+        rng: Prng.stream(options.seed, 'generate'),
         stopIds: stopIdsOf(tokenizer),
         decode: (ids) => tokenizer.decode(ids, true),
-        adapter: request.adapter,
+        adapter: options.adapter,
         signal,
         onText,
       });
