@@ -37,6 +37,17 @@ const DEMO_TENSORS = [
   ).flat(),
 ].sort();
 
+/**
+ * Waits until `testid`'s data-status is done (and `doneSelector` inside it matches, when given) or
+ * failed; failed throws with the error the page shows.
+ */
+async function settled(page: Page, testid: string, errorTestid: string, doneSelector = ''): Promise<void> {
+  const section = page.getByTestId(testid);
+  const done = `[data-testid="${testid}"][data-status="done"] ${doneSelector}`.trim();
+  await page.locator(`${done}, [data-testid="${testid}"][data-status="failed"]`).first().waitFor({ timeout: 240_000 });
+  if ((await section.getAttribute('data-status')) === 'failed') throw new Error(`${testid} failed: ${await page.getByTestId(errorTestid).innerText()}`);
+}
+
 async function shot(page: Page, name: string, testid: string): Promise<void> {
   await page.getByTestId(testid).scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(shots, `export_eval-${name}.png`) });
@@ -109,7 +120,7 @@ describe('evaluation table and merged export', () => {
     await page.getByTestId('eval-limit').fill('3');
     await page.getByTestId('eval-max-new').fill('4');
     await page.getByTestId('eval-run').click();
-    await page.locator('[data-testid="eval-section"][data-status="done"]').waitFor({ timeout: 240_000 });
+    await settled(page, 'eval-section', 'eval-error');
     const rows = await page.getByTestId('eval-row').count();
     expect(rows).toBeGreaterThanOrEqual(1);
     expect(rows).toBeLessThanOrEqual(3);
@@ -139,7 +150,11 @@ describe('evaluation table and merged export', () => {
 
     // The merged model as a .zip: a Hugging Face folder with the demo model's tensors.
     await page.getByTestId('merge-shard').fill('2');
-    const [zipDownload] = await Promise.all([page.waitForEvent('download', { timeout: 240_000 }), page.getByTestId('merge-download').click()]);
+    const zipReady = page.waitForEvent('download', { timeout: 240_000 });
+    void zipReady.catch(() => undefined);
+    await page.getByTestId('merge-download').click();
+    await settled(page, 'merged-export', 'merge-error');
+    const zipDownload = await zipReady;
     const zip = readZip(new Uint8Array(readFileSync(await zipDownload.path())), 'merged.zip');
     const entries = [...zip.keys()].map((k) => k.replace(/^[^/]*\//, ''));
     expect(entries).toContain('config.json');
@@ -159,7 +174,7 @@ describe('evaluation table and merged export', () => {
     // Into a folder (the OPFS stand-in for the picker), this time into the NF4 weights.
     await page.getByTestId('merge-nf4').check();
     await page.getByTestId('merge-folder').click();
-    await page.locator('[data-testid="merged-export"][data-status="done"]').waitFor({ timeout: 240_000 });
+    await settled(page, 'merged-export', 'merge-error', '[data-source="nf4-of-full-precision"]');
     const folder = await pickedFolder(page);
     expect(folder.files).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json']));
     expect(folder.tensors.sort()).toEqual(DEMO_TENSORS);

@@ -29,6 +29,8 @@ export class ExportState {
   progress: Progress | null = $state.raw(null);
   result: MergedExport | null = $state.raw(null);
   error: WireError | null = $state.raw(null);
+  /** After a cancel: what the engine says was left (nothing half-written). */
+  cancelNote: string | null = $state(null);
 
   constructor(
     private readonly engine: Remote<EngineApi>,
@@ -80,6 +82,7 @@ export class ExportState {
     this.progress = null;
     this.result = null;
     this.error = null;
+    this.cancelNote = null;
     const onProgress = Comlink.proxy((p: Progress) => {
       if (this.running) this.progress = p;
     });
@@ -93,6 +96,7 @@ export class ExportState {
       if (out.merged.file) download(out.merged.file, out.merged.name);
     } else if (wasCancelled) {
       this.status = 'cancelled';
+      this.cancelNote = out.error.message;
     } else {
       this.error = out.error;
       this.status = 'failed';

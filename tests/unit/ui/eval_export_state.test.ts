@@ -131,6 +131,7 @@ describe('ExportState', () => {
     await running;
     expect(state.status).toBe('cancelled');
     expect(state.error).toBeNull();
+    expect(state.cancelNote).toBe('Cancelled.');
 
     const failing = new ExportState(engineOf({ exportMerged: async () => notReady }));
     await failing.download();
