@@ -5,13 +5,13 @@ import type { SettingKind, SettingsInput, SettingsProblem, SettingsSchema, Setti
 
 // The training settings as the web app shows them: train/config.ts's fields (labels, one-line docs,
 // bounds, defaults, the one validation shared with the CLI) in groups, with advice from practice.
-// Left out: the file paths (the app picks files instead) and checkpoints (not in the app yet).
+// Left out: the file paths (the app picks files instead). Checkpoints go to IndexedDB (run_store.ts).
 
 const GROUPS: Record<SettingSpec['group'], readonly TrainField[]> = {
   Schedule: ['epochs', 'maxSteps', 'lr', 'schedule', 'warmupRatio', 'warmupSteps', 'batchSize', 'gradAccum'],
   'LoRA adapter': ['loraR', 'loraAlpha', 'loraDropout', 'targetModules', 'rslora'],
   Data: ['maxLength', 'lossOn', 'format', 'evalSplit', 'evalEvery', 'packing', 'shuffle', 'seed'],
-  Advanced: ['weightDecay', 'maxGradNorm', 'gradCheckpointing', 'quant', 'doubleQuant'],
+  Advanced: ['weightDecay', 'maxGradNorm', 'gradCheckpointing', 'quant', 'doubleQuant', 'checkpointEvery'],
 };
 
 /** What usually works, from QLoRA practice (issue #7's list). */
@@ -27,6 +27,7 @@ const ADVICE: Partial<Record<TrainField, string>> = {
   evalSplit: 'e.g. 0.1 holds out 10% to watch for overfitting.',
   maxLength: 'Long enough for most examples; check the length histogram.',
   loraDropout: '0.05 is a common choice; 0 for tiny datasets is fine too.',
+  checkpointEvery: 'Empty is fine: the browser also keeps one every minute, at each epoch end, on pause and on stop.',
 };
 
 /** Fields the app shows, in group order. */
