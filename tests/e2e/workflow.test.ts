@@ -7,6 +7,7 @@ import { memorySource } from '../../src/formats/byte_source.ts';
 import { openSafetensors } from '../../src/formats/safetensors.ts';
 import { readZip } from '../../src/formats/zip.ts';
 import { launchChromium, watchPageErrors } from '../helpers/chromium.ts';
+import { loadDemoModel } from './page_helpers.ts';
 
 // A new user's whole path through the built app in headless Chromium (SwiftShader WebGPU): the
 // demo model, a dataset dropped on the page with a real drag-and-drop event, the settings, a few
@@ -46,13 +47,6 @@ async function shot(page: Page, name: string, testid?: string): Promise<void> {
 
 async function number(page: Page, testid: string, attribute: string): Promise<number> {
   return Number(await page.getByTestId(testid).first().getAttribute(attribute));
-}
-
-/** The demo model button, pressed from the keyboard. */
-async function loadDemoModel(page: Page): Promise<void> {
-  await page.getByTestId('load-demo').focus();
-  await page.keyboard.press('Enter');
-  await page.getByTestId('model-card').waitFor({ timeout: 90_000 });
 }
 
 /** Whether leaving the page now would ask first (the app cancels beforeunload). */
