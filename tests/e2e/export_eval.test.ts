@@ -113,6 +113,7 @@ describe('evaluation table and merged export', () => {
     expect(await page.getByTestId('eval-blocked').innerText()).toMatch(/^Train a run first/);
     expect(await page.getByTestId('merge-download').isDisabled()).toBe(true);
     expect(await page.getByTestId('merge-blocked').isVisible()).toBe(true);
+    await shot(page, '0-blocked', 'eval-section');
 
     await trainToTheEnd(page);
 
@@ -140,7 +141,14 @@ describe('evaluation table and merged export', () => {
     await page.keyboard.press('Enter');
     expect(await toggle.getAttribute('aria-expanded')).toBe('true');
     await shot(page, '1-eval', 'eval-section');
-    expect(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)).toBe(false);
+    const overflows = () => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    expect(await overflows()).toBe(false);
+    // Large text: the wide table scrolls inside its own box, never the page.
+    await page.getByTestId('text-size-toggle').click();
+    await expect.poll(() => page.getByTestId('text-size-toggle').getAttribute('aria-pressed')).toBe('true');
+    expect(await overflows()).toBe(false);
+    await shot(page, '1-eval-large-text', 'eval-rows');
+    await page.getByTestId('text-size-toggle').click();
 
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('eval-csv').click()]);
     expect(csv.suggestedFilename()).toMatch(/\.csv$/);
