@@ -56,6 +56,9 @@ export class AppState {
     if (!this.model.card) out.push('Load a model (step 1).');
     if (!this.data.summary) out.push(this.data.status.kind === 'failed' ? 'Fix or replace the dataset (step 2).' : 'Choose a dataset (step 2).');
     if (!this.settings.ok) out.push('Fix the highlighted settings (step 3).');
+    // The engine does one GPU job at a time.
+    if (this.compare.busy) out.push('Wait for the answers or the scores (step 5) to finish.');
+    if (this.exports.running) out.push('Wait for the merged export (step 6) to finish.');
     return out;
   }
 

@@ -2,6 +2,7 @@ import type { Remote } from 'comlink';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { EngineApi, EvalScores, EvalTable, EvalTableRow, MergedExport, MergeRequest, Outcome } from '../../../src/worker/api.ts';
 import { better, EvalState, formatScore } from '../../../src/ui/state/eval_state.svelte.ts';
+import { AppState } from '../../../src/ui/state/app_state.svelte.ts';
 import { ExportState } from '../../../src/ui/state/export_state.svelte.ts';
 
 // The evaluation table's and the merged export's state driven by a fake engine: what they ask the
@@ -137,5 +138,22 @@ describe('ExportState', () => {
     await failing.download();
     expect(failing.status).toBe('failed');
     expect(failing.error?.code).toBe('busy');
+  });
+});
+
+describe('AppState', () => {
+  test('training waits while the scores or a merged export are being made (one GPU job at a time)', async () => {
+    const scoring = deferred<Outcome<{ table: EvalTable }>>();
+    const merging = deferred<Outcome<{ merged: MergedExport }>>();
+    const listRuns = async () => ({ ok: true as const, runs: [] });
+    const app = new AppState(engineOf({ evaluate: () => scoring.promise, exportMerged: () => merging.promise, listRuns }));
+    const evaluated = app.compare.evaluation.run();
+    const exported = app.exports.download();
+    expect(app.compare.busy).toBe(true);
+    expect(app.blockers).toEqual(expect.arrayContaining(['Wait for the answers or the scores (step 5) to finish.', 'Wait for the merged export (step 6) to finish.']));
+    scoring.resolve(notReady);
+    merging.resolve(notReady);
+    await Promise.all([evaluated, exported]);
+    expect(app.blockers.filter((b) => b.startsWith('Wait'))).toEqual([]);
   });
 });
