@@ -148,8 +148,10 @@ export interface EngineApi {
    * Trains a LoRA adapter on the loaded model and dataset. Resolves when the run ends: finished,
    * stopped by `stop()` (then `summary.stoppedAt` is set), or failed (`ok: false`). Each step,
    * evaluation and event is reported through `callbacks` (a `Comlink.proxy`). The run is saved
-   * (settings, metrics, then the adapter) under saved runs as it goes; its adapter is kept for
-   * `exportAdapter()`. One run at a time (`busy`).
+   * (settings, metrics, then the adapter) under saved runs as it goes, with a copy of the dataset
+   * file and its last checkpoint (at each epoch end, every `checkpointEvery` steps, every 60 s, on
+   * pause and on stop; a full quota is reported as an event and the run goes on); its adapter is
+   * kept for `exportAdapter()`. One run at a time (`busy`).
    */
   train(settings: SettingsInput, callbacks: TrainCallbacks): Promise<Outcome<{ summary: TrainSummary }>>;
 
@@ -174,7 +176,10 @@ export interface EngineApi {
    * dataset copy and settings are used; its base model must be the loaded one, else
    * `wrong_model` naming the model and how to load it (the UI loads the demo or a Hub model by
    * itself; a picked folder must be picked again). Reports through `callbacks` like `train()`,
-   * continuing the same saved run.
+   * continuing the same saved run: its history is cut back to the checkpoint's step, an event says
+   * "resumed from step k", and its final adapter replaces the one saved at a stop. Other errors:
+   * `run_finished`, `no_checkpoint`, `no_dataset` (see `SavedRunSummary.resumeBlocker`), `busy`,
+   * `run_not_found`, `resume_mismatch` (the dataset copy no longer gives the run's plan).
    */
   resumeRun(id: string, callbacks: TrainCallbacks): Promise<Outcome<{ summary: TrainSummary }>>;
 
@@ -199,7 +204,7 @@ export interface EngineApi {
 
   renameRun(id: string, name: string): Promise<Outcome<{ run: SavedRunSummary }>>;
 
-  /** Deletes the run and its adapter. */
+  /** Deletes the run and everything it keeps: history, adapter, checkpoint, dataset copy, merged model. */
   deleteRun(id: string): Promise<Outcome<object>>;
 
   /** A saved run's adapter .zip (transferred); `no_adapter` when the run ended before it had one. */
