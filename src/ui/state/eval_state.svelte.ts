@@ -7,6 +7,8 @@ export type EvalStatus = 'idle' | 'running' | 'stopping' | 'done' | 'failed';
 
 /** The temperature "greedy" turns off: a mild sampling temperature, seeded so a rerun repeats. */
 const SAMPLING_TEMPERATURE = 0.7;
+const DEFAULT_LIMIT = 20;
+const DEFAULT_MAX_NEW = 32;
 
 /** The summary's metrics, in the order the table shows them; `percent` ones are fractions shown as %. */
 export const SUMMARY_METRICS: { key: keyof EvalScores; label: string; kind: 'fraction' | 'bleu' | 'percent' }[] = [
@@ -24,8 +26,8 @@ export const SUMMARY_METRICS: { key: keyof EvalScores; label: string; kind: 'fra
  */
 export class EvalState {
   /** At most this many examples of the eval split. */
-  limit = $state(20);
-  maxNewTokens = $state(32);
+  limit = $state(DEFAULT_LIMIT);
+  maxNewTokens = $state(DEFAULT_MAX_NEW);
   greedy = $state(true);
   status: EvalStatus = $state('idle');
   progress: Progress | null = $state.raw(null);
@@ -54,8 +56,8 @@ export class EvalState {
       if (this.running && !this.rows.some((r) => r.index === row.index)) this.rows = [...this.rows, row];
     });
     const request = {
-      limit: Math.max(1, Math.round(this.limit)),
-      maxNewTokens: Math.max(1, Math.round(this.maxNewTokens)),
+      limit: countOr(this.limit, DEFAULT_LIMIT),
+      maxNewTokens: countOr(this.maxNewTokens, DEFAULT_MAX_NEW),
       temperature: this.greedy ? 0 : SAMPLING_TEMPERATURE,
       seed: 0,
     };
@@ -84,6 +86,11 @@ export class EvalState {
   downloadJson(): void {
     if (this.table) download(new Blob([this.table.json], { type: 'application/json' }), 'webtune-eval.json');
   }
+}
+
+/** A whole number of at least 1 from a number field; an emptied field (null) gives the default. */
+function countOr(value: number | null, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? Math.round(value) : fallback;
 }
 
 /** Which system scored higher on a metric; null when equal or when there is no tuned system. */

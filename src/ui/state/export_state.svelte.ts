@@ -86,7 +86,9 @@ export class ExportState {
     const onProgress = Comlink.proxy((p: Progress) => {
       if (this.running) this.progress = p;
     });
-    const maxShardSize = Math.round(Math.max(0.01, this.shardGb) * 1e9);
+    // An emptied field (null) or a size below 1 MB means the default.
+    const gb = typeof this.shardGb === 'number' && Number.isFinite(this.shardGb) && this.shardGb >= 0.001 ? this.shardGb : DEFAULT_SHARD_GB;
+    const maxShardSize = Math.round(gb * 1e9);
     const out = await settle(this.engine.exportMerged({ fromNf4: this.fromNf4, maxShardSize, target }, onProgress));
     // cancel() may have run while the engine worked: read the status afresh.
     const wasCancelled = (this.status as MergeStatus) === 'cancelling';

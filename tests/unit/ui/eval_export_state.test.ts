@@ -58,6 +58,11 @@ describe('EvalState', () => {
     expect(state.status).toBe('done');
     expect(state.rows).toHaveLength(2);
     expect(state.table?.summary.tuned?.rougeL).toBe(0.5);
+
+    // An emptied number field (null) asks for the defaults.
+    (state as { limit: number | null }).limit = null;
+    await state.run();
+    expect(vi.mocked(evaluate).mock.calls[1][0]).toMatchObject({ limit: 20, maxNewTokens: 12 });
   });
 
   test('stop asks the engine once; an error is kept for the page', async () => {
