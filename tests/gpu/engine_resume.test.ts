@@ -15,7 +15,8 @@ import { Engine } from '../../src/worker/engine.ts';
 //   checkpoint; resumeRun refuses while another model (or none) is loaded, naming the model;
 // - with the demo loaded, resumeRun goes on from step 3 and is stopped after step 4 (a checkpoint
 //   on stop), and resumeRun again finishes it: every step's loss, lr and grad norm equal the
-//   uninterrupted run's, in one saved run whose history is that run's.
+//   uninterrupted run's, in one saved run whose history is that run's;
+// - a store whose quota is full at the second checkpoint: the run trains on, says so, keeps the first.
 
 const SETTINGS = { epochs: 2, batchSize: 2, gradAccum: 1, maxLength: 32, loraR: 4, loraAlpha: 8, lr: 1e-3, warmupSteps: 1, checkpointEvery: 2, seed: 7 };
 const STEPS = 6;
@@ -150,5 +151,37 @@ describeGpu('Engine: pause, stop, resume a saved run', () => {
     expect(ok(await reloaded.runAdapter(run.id)).bytes.byteLength).toBe(finished.adapterBytes);
     // A finished run cannot be resumed.
     expect(await reloaded.resumeRun(run.id, {})).toMatchObject({ ok: false, error: { code: 'run_finished' } });
+  });
+
+  it('a full quota at a checkpoint is an event: the run trains on and keeps the checkpoint before', async () => {
+    const inner = memoryKeyValue();
+    let checkpoints = 0;
+    const kv: KeyValue = {
+      get: inner.get,
+      keys: inner.keys,
+      delMany: inner.delMany,
+      setMany: async (entries) => {
+        if (entries.some(([k]) => k.startsWith('checkpoint:')) && ++checkpoints > 1) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        return inner.setMany(entries);
+      },
+    };
+    const engine = engineOn(kv);
+    await loadDemoAndData(engine);
+    const events: string[] = [];
+    const steps: StepPoint[] = [];
+    const out = await engine.train({ ...SETTINGS, checkpointEvery: 1 }, {
+      onEvent: (e) => void events.push(e.text),
+      onStep: (s) => {
+        steps.push(s);
+        if (s.step === 3) void engine.stop();
+      },
+    });
+    expect(ok(out).summary).toMatchObject({ stoppedAt: 3, steps: 3 });
+    expect(numbers(steps)).toEqual(numbers(whole.slice(0, 3)));
+    expect(events).toContain('step 1: checkpoint saved');
+    expect(events.find((e) => e.startsWith('step 2: checkpoint not saved'))).toMatch(/storage quota is full/);
+    expect(events).not.toContain('step 2: checkpoint saved');
+    const [run] = ok(await engine.listRuns()).runs;
+    expect(run).toMatchObject({ status: 'stopped', steps: 3, checkpoint: { step: 1 }, resumeBlocker: null });
   });
 });
