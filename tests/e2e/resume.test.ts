@@ -8,8 +8,8 @@ import { dropFile, fillSettings, loadDemoModel, openApp } from './page_helpers.t
 
 // Pausing, and resuming after a reload, in the built app in headless Chromium (SwiftShader WebGPU),
 // with the checkpoints in the browser's real IndexedDB: a few steps of the demo model on a tiny
-// dropped dataset (a checkpoint at each pause and each epoch's end, every 4 steps here); paused
-// (the step count and the clock stand still) and resumed;
+// dropped dataset with a checkpoint every step; paused (the step count and the clock stand still)
+// and resumed;
 // then the page is reloaded mid-run, the interrupted-run notice offers to resume, the demo model
 // loads by itself, the run goes on from the step after its checkpoint with its earlier chart points
 // kept, and reaches the end. Saved runs then show what the run stores and the site's usage and quota.
@@ -54,7 +54,8 @@ describe('pause, reload, resume', () => {
     await dropFile(page, 'plus-one.jsonl', DATASET);
     await page.getByTestId('dataset-stats').waitFor({ timeout: 60_000 });
     await page.getByTestId('preset-quick-demo').click();
-    await fillSettings(page, { 'Max steps': String(STEPS), 'Batch size': '2', 'Max length': '32', 'LoRA rank': '4' });
+    await page.getByText('Advanced', { exact: true }).click();
+    await fillSettings(page, { 'Max steps': String(STEPS), 'Batch size': '2', 'Max length': '32', 'LoRA rank': '4', 'Checkpoint every': '1' });
 
     // Train two steps, then pause from the keyboard.
     await page.getByTestId('start-training').click();
@@ -74,9 +75,9 @@ describe('pause, reload, resume', () => {
     expect(await stepsDone(page)).toBe(pausedAt);
     expect(await page.getByTestId('train-elapsed').innerText()).toBe(elapsed);
 
-    // Resume: it goes on.
+    // Resume: it goes on. Two more steps, so the checkpoint after the first of them is written.
     await page.keyboard.press('Enter');
-    await expect.poll(() => stepsDone(page), { timeout: 120_000 }).toBeGreaterThan(pausedAt);
+    await expect.poll(() => stepsDone(page), { timeout: 120_000 }).toBeGreaterThan(pausedAt + 1);
     expect(await status()).toBe('running');
 
     // Reload mid-run. Leaving asks first (the page had a click, so Chromium shows the dialog).
@@ -97,8 +98,8 @@ describe('pause, reload, resume', () => {
     expect(Number(of)).toBe(STEPS);
     expect(Number(atStep)).toBeGreaterThan(pausedAt);
     const checkpoint = Number(await banner.getAttribute('data-checkpoint'));
-    // The step checkpointed last before the reload (an IndexedDB write the reload cut short leaves the one before).
-    expect(checkpoint).toBeGreaterThanOrEqual(pausedAt);
+    // Checkpointed every step: at least the step after the pause (a write the reload cut short leaves the one before).
+    expect(checkpoint).toBeGreaterThan(pausedAt);
     expect(checkpoint).toBeLessThanOrEqual(Number(atStep));
     await page.screenshot({ path: join(shots, 'resume-2-banner.png') });
     // Saved runs offers the same: the row says where its checkpoint is and has a Resume button.
