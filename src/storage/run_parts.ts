@@ -1,16 +1,10 @@
 import type { RunRecord } from './run_store.ts';
 
 // What one saved run keeps, part by part, and which keys are its own. Sizes come from the record
-// (written with each part), so listing runs reads no large value.
+// (written with each part) and from `mergedmeta:<id>` (merged_store.ts), so listing runs reads no
+// large value.
 
-/** `mergedmeta:<id>`, written by the merged export beside its Blob chunks `merged:<id>:<n>`. */
-export interface MergedMeta {
-  fileName: string;
-  bytes: number;
-  chunks: number;
-  /** ms since the epoch. */
-  savedAt: number;
-}
+export type { MergedMeta } from './merged_store.ts';
 
 /** Bytes by part; `record` is the record and history as JSON (their length, near enough). */
 export interface RunParts {
