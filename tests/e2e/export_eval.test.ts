@@ -155,6 +155,9 @@ describe('evaluation table and merged export', () => {
     const csvText = readFileSync(await csv.path(), 'utf8');
     expect(csvRecords(csvText)).toBe(1 + rows);
     expect(csvText.split('\n')[0]).toMatch(/prompt/i);
+    expect(csvText).toContain(await page.getByTestId('eval-row').first().locator('td').first().innerText());
+    const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('eval-json').click()]);
+    expect(JSON.parse(readFileSync(await json.path(), 'utf8')).rows).toHaveLength(rows);
 
     // The merged model as a .zip: a Hugging Face folder with the demo model's tensors.
     await page.getByTestId('merge-shard').fill('2');
