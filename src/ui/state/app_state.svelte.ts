@@ -65,6 +65,9 @@ export class AppState {
   async startTraining(): Promise<void> {
     if (this.blockers.length) return;
     this.#trainedOn = this.model.generation;
+    // Scores and a merged model of the previous adapter would pass for the new one's.
+    this.compare.evaluation.clear();
+    this.exports.clear();
     const started = this.train.start(this.settings.snapshot());
     // The run is saved as soon as it starts: show it in the list while it trains.
     setTimeout(() => void this.runs.refresh(), 1500);

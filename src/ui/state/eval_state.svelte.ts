@@ -72,6 +72,16 @@ export class EvalState {
     }
   }
 
+  /** Forgets the last table (a new run makes a new adapter). */
+  clear(): void {
+    if (this.running) return;
+    this.status = 'idle';
+    this.progress = null;
+    this.rows = [];
+    this.table = null;
+    this.error = null;
+  }
+
   /** Stops after the current example; `run()` then ends with the rows done so far. */
   async stop(): Promise<void> {
     if (this.status !== 'running') return;

@@ -69,6 +69,17 @@ export class ExportState {
     await this.#merge({ kind: 'download' });
   }
 
+  /** Forgets the last export's outcome (a new run makes a new adapter). */
+  clear(): void {
+    if (this.running) return;
+    this.status = 'idle';
+    this.target = null;
+    this.progress = null;
+    this.result = null;
+    this.error = null;
+    this.cancelNote = null;
+  }
+
   /** Stops after the current tensor; the engine removes what it had half-written. */
   async cancel(): Promise<void> {
     if (this.status !== 'running') return;

@@ -160,5 +160,21 @@ describe('AppState', () => {
     merging.resolve(notReady);
     await Promise.all([evaluated, exported]);
     expect(app.blockers.filter((b) => b.startsWith('Wait'))).toEqual([]);
+    expect(app.compare.evaluation.status).toBe('failed');
+    expect(app.exports.status).toBe('failed');
+  });
+
+  test('a new run forgets the last scores and merged export (they were of the previous adapter)', async () => {
+    const listRuns = async () => ({ ok: true as const, runs: [] });
+    const app = new AppState(engineOf({ evaluate: async () => ({ ok: true as const, table }), listRuns }));
+    await app.compare.evaluation.run();
+    expect(app.compare.evaluation.table).not.toBeNull();
+    Object.defineProperty(app, 'blockers', { get: () => [] });
+    const start = vi.spyOn(app.train, 'start').mockResolvedValue();
+    await app.startTraining();
+    expect(start).toHaveBeenCalledTimes(1);
+    expect(app.compare.evaluation.table).toBeNull();
+    expect(app.compare.evaluation.rows).toEqual([]);
+    expect(app.exports.status).toBe('idle');
   });
 });
