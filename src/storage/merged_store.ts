@@ -97,7 +97,7 @@ export class MergedStore {
         await kv.setMany(entries);
       } catch (e) {
         await drop();
-        if (isQuotaError(e)) throw new StorageQuotaError(`the merged model (${fileName})`, bytes);
+        if (isQuotaError(e)) throw new StorageQuotaError(`a copy of the merged model (${fileName}) with its run`, bytes, 'Delete saved runs you no longer need to keep a copy next time');
         throw e;
       }
     };

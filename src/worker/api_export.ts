@@ -4,7 +4,8 @@
 export type MergeTarget =
   /**
    * A folder the user picked with `showDirectoryPicker()` (File System Access API; Chromium):
-   * the Hugging Face files are written into it one by one.
+   * the Hugging Face files are written into it one by one. A folder already holding model
+   * weights is refused (`output_exists`): stale shards beside new ones would be loaded instead.
    */
   | { kind: 'folder'; handle: FileSystemDirectoryHandle }
   /**
@@ -36,17 +37,24 @@ export interface MergedExport {
   /** Tensors copied byte for byte. */
   copied: number;
   source: 'full-precision' | 'nf4-of-full-precision' | 'bitsandbytes-4bit';
-  /** The .zip to download, for target `download` (a File backed by OPFS, cheap to pass). */
+  /**
+   * The .zip to download, for target `download` (a File backed by OPFS, cheap to pass). The next
+   * download export deletes it from OPFS (one multi-GB scratch file at a time): save it first.
+   */
   file: File | null;
-  /** Whether a copy was kept with the saved run in IndexedDB (downloadable later from Saved runs). */
+  /**
+   * Whether a copy was kept with the saved run in IndexedDB (downloadable later from Saved runs,
+   * `runMerged`): the same .zip as a download, for either target. A new copy replaces the old one.
+   */
   kept: boolean;
   /** When not kept: why (the quota, with sizes) and where the model is instead. */
   keptNote: string | null;
 }
 
 export interface EvaluateRequest {
-  /** At most this many examples of the eval split (default 20). */
+  /** At most this many examples of the eval split (default 20), in file order. */
   limit?: number;
+  /** 1 to 512 per answer (less where the prompt leaves less of the model's context). */
   maxNewTokens: number;
   /** 0 = greedy (the default; scores are then reproducible). */
   temperature: number;
