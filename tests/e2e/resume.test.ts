@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -12,7 +12,8 @@ import { dropFile, fillSettings, loadDemoModel, openApp } from './page_helpers.t
 // and resumed;
 // then the page is reloaded mid-run, the interrupted-run notice offers to resume, the demo model
 // loads by itself, the run goes on from the step after its checkpoint with its earlier chart points
-// kept, and reaches the end. Saved runs then show what the run stores and the site's usage and quota.
+// kept, and reaches the end. Saved runs then show what the run stores and the site's usage and quota,
+// and the merged model, exported once as a .zip, downloads again from the saved run.
 
 const url = inject('webtuneUrl');
 const shots = fileURLToPath(new URL('../../test-results/e2e/', import.meta.url));
@@ -131,12 +132,24 @@ describe('pause, reload, resume', () => {
     expect(Number(await attr(page, 'chart-loss', 'data-points'))).toBe(STEPS);
     expect(await page.getByTestId('interrupted-banner').count()).toBe(0);
 
+    // The resumed run's adapter merged into the model as a .zip: a copy is kept with the saved run.
+    const zipReady = page.waitForEvent('download', { timeout: 240_000 });
+    await page.getByTestId('merge-download').click();
+    const zip = await zipReady;
+    await page.getByTestId('merge-done').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('merge-done').getAttribute('data-kept')).toBe('true');
+
     // Saved runs: the run is complete, with what it stores and the site's usage and quota.
     const row = page.getByTestId('run-row').first();
     await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('completed');
+    await row.getByTestId('download-merged').waitFor({ timeout: 30_000 });
     expect(Number(await row.getByTestId('run-stored').getAttribute('data-bytes'))).toBeGreaterThan(0);
     await row.getByTestId('run-stored').locator('summary').click();
     expect(await row.getByTestId('run-stored').innerText()).toMatch(/Dataset copy\s+[\d.]+ (bytes|KiB)/);
+    expect(await row.getByTestId('run-stored').innerText()).toMatch(/Merged model\s+[\d.]+ (KiB|MiB)/);
+    const [again] = await Promise.all([page.waitForEvent('download'), row.getByTestId('download-merged').click()]);
+    expect(again.suggestedFilename()).toBe(zip.suggestedFilename());
+    expect(readFileSync(await again.path()).equals(readFileSync(await zip.path()))).toBe(true);
     const summary = page.getByTestId('storage-summary');
     expect(Number(await summary.getAttribute('data-usage'))).toBeGreaterThan(0);
     expect(Number(await summary.getAttribute('data-quota'))).toBeGreaterThan(0);
