@@ -111,6 +111,11 @@ export class Trainer {
     this.history.evals.push(...c.state.history.evals);
   }
 
+  /** Gives the optimizer's GPU buffers back (the model's own are the caller's to release). */
+  release(): void {
+    this.optimizer.release();
+  }
+
   /** Updates completed so far, restored ones included. */
   get completedSteps(): number {
     return this.completed;

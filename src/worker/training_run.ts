@@ -66,6 +66,8 @@ export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
     maxSeq: paddedLength(longest, train.options.padMultiple),
     gradCheckpointing: config.gradCheckpointing,
   });
+  // The optimizer's buffers, once it exists; the run gives them back however it ends.
+  let releaseOptimizer = () => {};
   try {
     await rt.arena.checkAllocations();
     const recorder = resume
@@ -88,6 +90,7 @@ export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
         onCheckpoint: (c) => recorder.checkpoint(c),
         beforeStep: stepGate(() => trainer, control, recorder, inputs.checkpointEveryMs),
       });
+      releaseOptimizer = () => trainer.release();
       if (resume) {
         // The same settings on the same data give the same plan; anything else would not continue this run.
         const before = resume.record.totalSteps;
@@ -114,6 +117,7 @@ export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
     const tuned: TunedAdapter = { weights: lora, options: { r: config.loraR, alpha: config.loraAlpha, modules: config.targetModules, rslora: config.rslora } };
     return { summary, adapter: { fileName: adapterFileName(session.card.name, dataset.name), bytes }, tuned };
   } finally {
+    releaseOptimizer();
     model.release();
   }
 }

@@ -139,7 +139,10 @@ describeGpu('trainer semantics', () => {
     const model = new ScriptedModel(rt, (id) => grads[id]);
     const train = new Batcher(examples([2, 2]), 0, { batchSize: 1, order: 'file', maxLength: 64 });
     const cfg = config({ batchSize: 1, gradAccum: 1, epochs: 1, maxSteps: null, lr: 0.1, schedule: 'constant', maxGradNorm: 1, weightDecay: 0.01 });
-    const result = await new Trainer(rt, model, cfg, { train }).run();
+    const optimizerBytes = rt.arena.report().live.optimizer;
+    const trainer = new Trainer(rt, model, cfg, { train });
+    expect(rt.arena.report().live.optimizer - optimizerBytes).toBe(2 * N * 4);
+    const result = await trainer.run();
     const state = { param: new Float64Array(N).fill(0.5), m: new Float64Array(N), v: new Float64Array(N) };
     const hyper = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
     [0, 1].forEach((id, i) => {
@@ -149,6 +152,9 @@ describeGpu('trainer semantics', () => {
     });
     const param = new Float32Array(await readBuffer(rt.device, model.param, 0, N * 4));
     param.forEach((p, i) => expect(p).toBeCloseTo(state.param[i], 5));
+    // A finished run gives its moments back (the worker trains many runs on one loaded model).
+    trainer.release();
+    expect(rt.arena.report().live.optimizer).toBe(optimizerBytes);
   });
 
   it('skips a step whose gradients are not finite, without moving AdamW, and stops after 3 in a row', async () => {
