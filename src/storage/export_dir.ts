@@ -1,3 +1,4 @@
+import { InputError } from '../errors.ts';
 import type { ByteSink } from '../formats/safetensors_writer.ts';
 
 // Files written into a directory handle: a folder the user picked (File System Access API) or the
@@ -57,8 +58,15 @@ export async function entryNames(dir: DirectoryLike): Promise<string[]> {
 
 /** A sink writing `dir/name`; abort() drops what was written and the entry itself. */
 export async function directoryFileSink(dir: DirectoryLike, name: string): Promise<ByteSink & { readonly bytes: number; abort(): Promise<void> }> {
-  const handle = await dir.getFileHandle(name, { create: true });
-  const writer = await openWriter(handle);
+  let handle: FileHandleLike;
+  let writer: WritableLike;
+  try {
+    handle = await dir.getFileHandle(name, { create: true });
+    writer = await openWriter(handle);
+  } catch (e) {
+    if ((e as Error).name === 'NotAllowedError') throw new InputError('folder_permission', `The browser did not allow writing ${name} into "${dir.name}": pick the folder again and allow webtune to edit it.`);
+    throw e;
+  }
   let bytes = 0;
   let state: 'open' | 'closed' | 'aborted' = 'open';
   return {

@@ -40,6 +40,9 @@ type Sink = ByteSink & { abort(): Promise<void> };
 
 export async function exportMergedModel(x: MergeExportInputs): Promise<MergedExport> {
   const { request, model } = x;
+  if (request.maxShardSize !== undefined && !(Number.isSafeInteger(request.maxShardSize) && request.maxShardSize >= 1)) {
+    throw new InputError('bad_merge_request', `The shard size must be a whole number of bytes, at least 1; got ${request.maxShardSize}.`);
+  }
   const adapter = await readAdapter(adapterFolderFromZip(x.adapter.bytes, x.adapter.fileName), model.base.config);
   const name = mergedName(x.adapter.fileName);
   const zipName = `${name}.zip`;
