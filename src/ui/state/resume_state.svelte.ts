@@ -81,11 +81,11 @@ export class ResumeState {
   }
 }
 
-/** Whether the loaded model is the one a run trained on (its kind, and the repository or folder name). */
+/** Whether the loaded model is the one a run trained on, as the engine's resumeRun checks it (kind, repository and Hub address, or folder name). */
 export function sameModel(card: ModelCard | null, source: ModelSource): boolean {
   const loaded = card?.loadedFrom;
   if (!loaded || loaded.kind !== source.kind) return false;
-  if (loaded.kind === 'hub' && source.kind === 'hub') return loaded.repo === source.repo && trimSlash(loaded.base) === trimSlash(source.base);
+  if (loaded.kind === 'hub' && source.kind === 'hub') return loaded.repo === source.repo && loaded.base === source.base;
   if (loaded.kind === 'files' && source.kind === 'files') return loaded.name === source.name;
   return true;
 }
@@ -95,8 +95,4 @@ export function describeSource(source: ModelSource): string {
   if (source.kind === 'demo') return 'the demo model';
   if (source.kind === 'hub') return `${source.repo} from ${source.base}`;
   return `the folder “${source.name}”`;
-}
-
-function trimSlash(s: string): string {
-  return s.replace(/\/+$/, '');
 }

@@ -143,7 +143,8 @@ describe('run control in the UI state', () => {
     void app.resume.resume('r1');
     await vi.waitFor(() => expect(engine.resumeRun).toHaveBeenCalled());
     expect(engine.downloadModel).toHaveBeenCalledWith('org/tiny', 'http://127.0.0.1:9/', expect.anything());
-    expect(sameModel(app.model.card, { kind: 'hub', repo: 'org/tiny', base: 'http://127.0.0.1:9' })).toBe(true);
+    expect(sameModel(app.model.card, hub)).toBe(true);
+    expect(sameModel(app.model.card, { kind: 'hub', repo: 'org/other', base: 'http://127.0.0.1:9/' })).toBe(false);
     expect(sameModel(app.model.card, { kind: 'demo' })).toBe(false);
   });
 
