@@ -134,10 +134,13 @@ export class Trainer {
   async run(signal?: AbortSignal): Promise<TrainResult> {
     const result = this.history;
     // Elapsed time continues across a resume.
-    const start = performance.now() - 1000 * (result.steps.at(-1)?.elapsedS ?? 0);
+    let start = performance.now() - 1000 * (result.steps.at(-1)?.elapsedS ?? 0);
     let nonFiniteInARow = 0;
     for (let k = this.completed + 1; k <= this.plan.totalSteps; k++) {
+      const held = performance.now();
       await this.callbacks.beforeStep?.(k);
+      // Time held between steps (a pause) is not training time: elapsed and tokens/s leave it out.
+      start += performance.now() - held;
       if (signal?.aborted) {
         result.stoppedAt = k - 1;
         break;

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { describeGpu, gpuRuntime } from '../helpers/gpu.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
 import type { Recorder } from '../../src/engine/recorder.ts';
@@ -155,6 +155,28 @@ describeGpu('trainer semantics', () => {
     // A finished run gives its moments back (the worker trains many runs on one loaded model).
     trainer.release();
     expect(rt.arena.report().live.optimizer).toBe(optimizerBytes);
+  });
+
+  it('leaves time held between steps (a pause) out of elapsed time', async () => {
+    const model = new ScriptedModel(rt, () => [1, 0, 0, 0, 0, 0]);
+    const train = new Batcher(examples([2, 2, 2]), 0, { batchSize: 1, order: 'file', maxLength: 64 });
+    // A clock the test moves: holding before step 2 "takes" an hour.
+    let offset = 0;
+    const now = performance.now.bind(performance);
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now() + offset);
+    try {
+      const trainer = new Trainer(rt, model, config({ batchSize: 1, gradAccum: 1, epochs: 1, maxSteps: null }), { train }, {
+        beforeStep: async (k) => {
+          if (k === 2) offset += 3_600_000;
+        },
+      });
+      const { steps } = await trainer.run();
+      expect(steps).toHaveLength(3);
+      expect(steps[2].elapsedS).toBeLessThan(3600);
+      expect(steps[1].elapsedS).toBeGreaterThanOrEqual(steps[0].elapsedS);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('skips a step whose gradients are not finite, without moving AdamW, and stops after 3 in a row', async () => {

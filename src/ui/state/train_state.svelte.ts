@@ -39,8 +39,6 @@ export class TrainState {
   pauseStart: number | null = $state(null);
   #endedAt = 0;
   #totalHint = 0;
-  /** pausedMs when the last step arrived: the pauses its elapsed time includes. */
-  #pausedAtLastStep = $state(0);
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -83,9 +81,8 @@ export class TrainState {
     const last = this.steps.at(-1);
     const from = this.resumedFrom?.step ?? 0;
     if (!last || !this.totalSteps || !this.active || this.firstNewStep === null || last.step <= from) return null;
-    // A resumed run's step times count on from the checkpoint's; the engine's clock also ran while
-    // paused, which says nothing of the pace.
-    const spent = last.elapsedS - (this.resumedFrom?.elapsedS ?? 0) - this.#pausedAtLastStep / 1000;
+    // A resumed run's step times count on from the checkpoint's (the engine's clock leaves pauses out).
+    const spent = last.elapsedS - (this.resumedFrom?.elapsedS ?? 0);
     return (Math.max(0, spent) / (last.step - from)) * (this.totalSteps - last.step);
   }
 
@@ -154,7 +151,7 @@ export class TrainState {
     this.error = null;
     this.exported = null;
     this.exportError = null;
-    this.pausedMs = this.#pausedAtLastStep = 0;
+    this.pausedMs = 0;
     this.pauseStart = null;
     this.startedAt = this.now = performance.now();
     this.#timer = setInterval(() => (this.now = performance.now()), 1000);
@@ -169,7 +166,6 @@ export class TrainState {
       onState: (state) => this.#onState(state),
       onStep: (s) => {
         this.firstNewStep ??= s.step;
-        this.#pausedAtLastStep = this.pausedMs;
         // A step the engine reports again (after a resume) replaces the one saved before it.
         this.steps = [...this.steps.filter((p) => p.step < s.step), s];
         if (this.status === 'starting') this.status = 'running';

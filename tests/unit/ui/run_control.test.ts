@@ -97,8 +97,8 @@ describe('run control in the UI state', () => {
     vi.advanceTimersByTime(5_000);
     expect(app.train.elapsedS).toBeCloseTo(15, 0);
     expect(app.title).toBe('25% · step 2/8 · webtune');
-    // The engine's clock ran on while paused (step 3 at 64 s): the ETA leaves the 60 s out.
-    run.callbacks.onStep!({ ...step(3), elapsedS: 64 });
+    // The engine's clock leaves pauses out (step 3 at 4 s of training): the ETA is at that pace.
+    run.callbacks.onStep!({ ...step(3), elapsedS: 4 });
     expect(app.train.etaS).toBeCloseTo((4 / 3) * 5, 1);
     run.finish();
     await running;
