@@ -42,8 +42,13 @@ export class AppState {
     this.train = new TrainState(engine, () => void this.runs.refresh());
     // A merged export may keep a copy with its saved run.
     this.exports = new ExportState(engine, () => void this.runs.refresh());
-    // A resumed run's adapter is the engine's last one, as a new run's is.
-    this.resume = new ResumeState(this.model, this.hub, this.runs, this.train, () => (this.#trainedOn = this.model.generation));
+    // A resumed run's adapter is the engine's last one, as a new run's is; scores and a merged
+    // model of the adapter before it would pass for its own.
+    this.resume = new ResumeState(this.model, this.hub, this.runs, this.train, () => {
+      this.#trainedOn = this.model.generation;
+      this.compare.evaluation.clear();
+      this.exports.clear();
+    });
   }
 
   async init(): Promise<void> {

@@ -113,8 +113,11 @@ describe('run control in the UI state', () => {
     expect(app.runs.interrupted?.id).toBe('r1');
     expect(app.runs.storage).toMatchObject({ runsBytes: 1.2e7, quota: 2e9 });
 
+    // Scores of an earlier adapter would pass for the resumed run's.
+    app.compare.evaluation.table = { rows: [] } as unknown as typeof app.compare.evaluation.table;
     const resuming = app.resume.resume('r1');
     await vi.waitFor(() => expect(engine.resumeRun).toHaveBeenCalled());
+    expect(app.compare.evaluation.table).toBeNull();
     expect(engine.loadDemoModel).toHaveBeenCalledOnce();
     expect(engine.resumeRun).toHaveBeenCalledWith('r1', expect.anything());
     // The charts keep steps 1..6 (step 7 came after the checkpoint and is trained again) and the eval at 4.
