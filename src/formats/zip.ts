@@ -1,5 +1,6 @@
 import { deflateSync, inflateSync } from 'fflate';
 import { InputError } from '../errors.ts';
+import { crc32 } from './crc32.ts';
 
 // A small, strict ZIP container (PKWARE APPNOTE 6.3: local headers, central directory, end
 // record; stored or deflated; no ZIP64, encryption or multi-disk), with fflate doing only the
@@ -153,23 +154,6 @@ export function readZip(zip: Uint8Array, file: string, options: ReadZipOptions =
     out.set(name, bytes);
   }
   return out;
-}
-
-let crcTable: Uint32Array | null = null;
-
-/** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as ZIP stores it. */
-export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }
 
 /** A zeroed little-endian header of `size` bytes starting with its signature. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { crc32, readZip } from '../../../src/formats/zip.ts';
-import { crcEnd, crcStart, crcUpdate, ZipStreamWriter } from '../../../src/formats/zip_stream.ts';
+import { crc32, crcEnd, crcStart, crcUpdate } from '../../../src/formats/crc32.ts';
+import { readZip } from '../../../src/formats/zip.ts';
+import { ZipStreamWriter } from '../../../src/formats/zip_stream.ts';
 import type { ByteSink } from '../../../src/formats/safetensors_writer.ts';
 import { Rng } from '../../helpers/rng.ts';
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { crc32, readZip, writeZip, ZipFormatError } from '../../../src/formats/zip.ts';
+import { crc32 } from '../../../src/formats/crc32.ts';
+import { readZip, writeZip, ZipFormatError } from '../../../src/formats/zip.ts';
 import { Rng } from '../../helpers/rng.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
