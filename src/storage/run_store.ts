@@ -8,7 +8,7 @@ import { dominantPart, runKeyBelongsTo, runParts, type MergedMeta } from './run_
 //   adapter:<id>     the final adapter .zip bytes, written with the record that counts them
 //   checkpoint:<id>  the LAST checkpoint (train/checkpoint.ts's three files), written with the record
 //   dataset:<id>     the dataset File/Blob the run trained on, so it can be resumed after a reload
-//   merged:<id>:<n>, mergedmeta:<id>   a merged model kept as Blob chunks (written by the merged export)
+//   merged:<id>:<savedAt>:<n>, mergedmeta:<id>   a merged model kept as Blob chunks (merged_store.ts)
 // A record and what it describes are written in one transaction, so a crash or a full quota never
 // leaves a record pointing at a missing part, and a failed checkpoint save leaves the previous one
 // whole. The history's shape belongs to the caller.
