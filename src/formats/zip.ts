@@ -1,6 +1,7 @@
 import { deflateSync, inflateSync } from 'fflate';
 import { InputError } from '../errors.ts';
 import { crc32 } from './crc32.ts';
+import { concat, header } from './zip_records.ts';
 
 // A small, strict ZIP container (PKWARE APPNOTE 6.3: local headers, central directory, end
 // record; stored or deflated; no ZIP64, encryption or multi-disk), with fflate doing only the
@@ -152,23 +153,6 @@ export function readZip(zip: Uint8Array, file: string, options: ReadZipOptions =
     }
     if (bytes.length !== rawSize || crc32(bytes) !== crc) fail(`"${name}" does not match its checksum; the archive is corrupt — download or zip it again`);
     out.set(name, bytes);
-  }
-  return out;
-}
-
-/** A zeroed little-endian header of `size` bytes starting with its signature. */
-function header(signature: number, size: number): DataView {
-  const view = new DataView(new ArrayBuffer(size));
-  view.setUint32(0, signature, true);
-  return view;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }

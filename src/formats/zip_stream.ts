@@ -1,4 +1,5 @@
 import { crcEnd, crcStart, crcUpdate } from './crc32.ts';
+import { concat, header } from './zip_records.ts';
 import type { ByteSink } from './safetensors_writer.ts';
 
 // A ZIP archive written as a stream (PKWARE APPNOTE 6.3), for merged models far larger than
@@ -172,12 +173,6 @@ function centralRecord(e: Written): Uint8Array {
   return concat([bytesOf(cd), e.name, ...(x ? [bytesOf(x)] : [])]);
 }
 
-function header(signature: number, size: number): DataView {
-  const view = new DataView(new ArrayBuffer(size));
-  view.setUint32(0, signature, true);
-  return view;
-}
-
 /** Little-endian u64 of a safe integer (sizes stay far below 2^53). */
 function setU64(view: DataView, at: number, value: number): void {
   view.setUint32(at, value % 2 ** 32, true);
@@ -186,14 +181,4 @@ function setU64(view: DataView, at: number, value: number): void {
 
 function bytesOf(view: DataView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -42,8 +42,11 @@ export async function loadDemoModel(page: Page): Promise<void> {
   await page.getByTestId('model-card').waitFor({ timeout: 90_000 });
 }
 
-/** Drops a file on the page the way a browser does: dragenter, dragover, drop, with a DataTransfer holding a File. */
-export async function dropFile(page: Page, name: string, text: string): Promise<void> {
+/**
+ * Drops a file on the page the way a browser does: dragenter, dragover, drop, with a DataTransfer
+ * holding a File. `whileOver` runs while the drop overlay shows (a screenshot of it).
+ */
+export async function dropFile(page: Page, name: string, text: string, whileOver?: () => Promise<void>): Promise<void> {
   const transfer = await page.evaluateHandle(
     ({ name, text }) => {
       const dt = new DataTransfer();
@@ -54,6 +57,7 @@ export async function dropFile(page: Page, name: string, text: string): Promise<
   );
   for (const type of ['dragenter', 'dragover']) await page.dispatchEvent('main', type, { dataTransfer: transfer });
   await page.getByTestId('drop-overlay').waitFor();
+  await whileOver?.();
   await page.dispatchEvent('main', 'drop', { dataTransfer: transfer });
   await transfer.dispose();
 }

@@ -7,7 +7,7 @@ import { memorySource } from '../../src/formats/byte_source.ts';
 import { openSafetensors } from '../../src/formats/safetensors.ts';
 import { readZip } from '../../src/formats/zip.ts';
 import { launchChromium, watchPageErrors } from '../helpers/chromium.ts';
-import { loadDemoModel } from './page_helpers.ts';
+import { dropFile, loadDemoModel } from './page_helpers.ts';
 
 // A new user's whole path through the built app in headless Chromium (SwiftShader WebGPU): the
 // demo model, a dataset dropped on the page with a real drag-and-drop event, the settings, a few
@@ -22,23 +22,6 @@ mkdirSync(shots, { recursive: true });
 
 const DATASET = Array.from({ length: 24 }, (_, i) => JSON.stringify({ prompt: `Q: what is ${i} plus ${i}?\nA:`, completion: ` ${2 * i}.` })).join('\n') + '\n';
 const MALFORMED = [JSON.stringify({ prompt: 'a', completion: ' b' }), JSON.stringify({ prompt: 'c', completion: ' d' }), '{"prompt": "e", "completion": ', ''].join('\n');
-
-/** Drops a file on the page the way a browser does: dragenter, dragover, drop, with a DataTransfer holding a File. */
-async function dropFile(page: Page, name: string, text: string): Promise<void> {
-  const transfer = await page.evaluateHandle(
-    ({ name, text }) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([text], name, { type: 'application/jsonl' }));
-      return dt;
-    },
-    { name, text },
-  );
-  for (const type of ['dragenter', 'dragover']) await page.dispatchEvent('main', type, { dataTransfer: transfer });
-  await page.getByTestId('drop-overlay').waitFor();
-  await page.screenshot({ path: join(shots, 'workflow-2-drop.png') });
-  await page.dispatchEvent('main', 'drop', { dataTransfer: transfer });
-  await transfer.dispose();
-}
 
 async function shot(page: Page, name: string, testid?: string): Promise<void> {
   if (testid) await page.getByTestId(testid).scrollIntoViewIfNeeded();
@@ -104,7 +87,7 @@ describe('the web app, as a new user', () => {
     await shot(page, '1-model', 'model-screen');
 
     // 2. Data: dropped anywhere on the page; format and statistics shown, an example previewed.
-    await dropFile(page, 'sums.jsonl', DATASET);
+    await dropFile(page, 'sums.jsonl', DATASET, () => page.screenshot({ path: join(shots, 'workflow-2-drop.png') }).then(() => undefined));
     const stats = page.getByTestId('dataset-stats');
     await stats.waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('dataset-format').innerText()).toBe('prompt-completion');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { crc32, crcEnd, crcStart, crcUpdate } from '../../../src/formats/crc32.ts';
 import { readZip } from '../../../src/formats/zip.ts';
 import { ZipStreamWriter } from '../../../src/formats/zip_stream.ts';
+import { concat } from '../../../src/formats/zip_records.ts';
 import type { ByteSink } from '../../../src/formats/safetensors_writer.ts';
 import { Rng } from '../../helpers/rng.ts';
 
@@ -25,13 +26,7 @@ function memorySink(): ByteSink & { bytes(): Uint8Array; closed: boolean; aborte
       sink.aborted = true;
     },
     bytes() {
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-      }
-      return out;
+      return concat(parts);
     },
   };
   return sink;
