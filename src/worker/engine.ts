@@ -280,13 +280,11 @@ export class Engine implements EngineApi {
       this.#idle();
       const run = this.#lastRun;
       if (!this.#tuned || !run || run.model !== model.card.name) throw new InputError('no_adapter', 'There is no fine-tuned adapter for the loaded model: train on it first, then evaluate.');
-      const { rt } = await this.#runtime();
-      if (this.#generation?.model !== model) this.#dropGeneration(this.#tuned);
-      this.#generation ??= new GenerationSession(rt, model, this.#tuned);
+      const session = await this.#generationFor(model);
       const controller = new AbortController();
       this.#evaluating = controller;
       try {
-        return { table: await evaluateRun({ session: this.#generation, run, request, stop: controller.signal, onProgress, onRow }) };
+        return { table: await evaluateRun({ session, run, request, stop: controller.signal, onProgress, onRow }) };
       } finally {
         this.#evaluating = undefined;
       }
@@ -320,13 +318,11 @@ export class Engine implements EngineApi {
       const model = this.#requireModel();
       this.#idle();
       if (this.#generating) throw new InputError('busy', 'A generation is already running: stop it first.');
-      const { rt } = await this.#runtime();
-      if (this.#generation?.model !== model) this.#dropGeneration(this.#tuned);
-      this.#generation ??= new GenerationSession(rt, model, this.#tuned);
+      const session = await this.#generationFor(model);
       const controller = new AbortController();
       this.#generating = controller;
       try {
-        return { result: await this.#generation.generate(request, send, controller.signal) };
+        return { result: await session.generate(request, send, controller.signal) };
       } finally {
         this.#generating = undefined;
       }
@@ -396,6 +392,14 @@ export class Engine implements EngineApi {
     if (this.#generating) throw new InputError('busy', 'Text is being generated: stop it first.');
     if (this.#merging) throw new InputError('busy', 'A merged model is being exported: wait for it or cancel it first.');
     if (this.#evaluating) throw new InputError('busy', 'The eval table is being computed: stop it first.');
+  }
+
+  /** The generation state for the loaded model and the last adapter, made on first use. */
+  async #generationFor(model: ModelSession): Promise<GenerationSession> {
+    const { rt } = await this.#runtime();
+    if (this.#generation?.model !== model) this.#dropGeneration(this.#tuned);
+    this.#generation ??= new GenerationSession(rt, model, this.#tuned);
+    return this.#generation;
   }
 
   /** Forgets the generation state (its LoRA copy on the GPU) and which adapter to generate with. */
