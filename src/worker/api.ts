@@ -196,7 +196,11 @@ export interface EngineApi {
   /** The last run's adapter as a PEFT .zip (transferred). `no_adapter` before any run. */
   exportAdapter(): Promise<Outcome<{ fileName: string; bytes: Uint8Array }>>;
 
-  /** Saved runs, newest first (a run left "running" by a closed tab is listed as interrupted). */
+  /**
+   * Saved runs, newest first. A run training in another tab of this browser is listed as running
+   * (its Web Lock is held: worker/run_locks.ts) and cannot be resumed or deleted here; one left
+   * "running" by a closed or crashed tab is listed as interrupted.
+   */
   listRuns(): Promise<Outcome<{ runs: SavedRunSummary[] }>>;
 
   /** One saved run with its settings and metric history. */

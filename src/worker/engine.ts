@@ -19,6 +19,7 @@ import { RunsApi } from './runs_api.ts';
 import { checkSettings, settingsSchema } from './settings_schema.ts';
 import { trainRun } from './training_run.ts';
 import { RunControl } from './run_control.ts';
+import { webRunLocks, type RunLocks } from './run_locks.ts';
 import { savedRunToResume, type SavedRunToResume } from './saved_run_resume.ts';
 import { attempt, progress, quietly, withTransfer } from './outcome.ts';
 import { toWireError } from './wire_error.ts';
@@ -34,6 +35,8 @@ export interface EngineOptions {
   storage?: KeyValue;
   /** Where a merged download is assembled: OPFS's webtune-exports/ by default; an in-memory folder in tests. */
   exportDir?: () => Promise<DirectoryLike>;
+  /** Which runs train in other tabs: the origin's Web Locks by default (none in Node); `memoryRunLocks()` in tests. */
+  locks?: RunLocks | null;
 }
 
 /**
@@ -68,7 +71,7 @@ export class Engine implements EngineApi {
     this.#acquire = options.acquire ?? acquireBrowserDevice;
     this.#demoTokenizer = options.demoTokenizer ?? (() => fetchDemoTokenizer());
     const kv = options.storage ?? indexedDbKeyValue();
-    this.#runs = new RunsApi(new RunStore<RunHistory>(kv), () => this.#liveRunId);
+    this.#runs = new RunsApi(new RunStore<RunHistory>(kv), () => this.#liveRunId, options.locks === undefined ? webRunLocks() : options.locks);
     this.#merged = new MergedStore(kv);
     this.#exportDir = options.exportDir ?? opfsExportDir;
   }
@@ -192,7 +195,7 @@ export class Engine implements EngineApi {
   resumeRun(id: string, callbacks: TrainCallbacks) {
     return attempt(async () => {
       this.#idle();
-      const saved = await savedRunToResume(this.#runs.store, id, this.#model, this.#liveRunId);
+      const saved = await savedRunToResume(this.#runs.store, id, this.#model, await this.#runs.isLive(id));
       return this.#train(saved.config, { file: saved.dataset, name: saved.record.dataset }, callbacks, saved);
     });
   }
@@ -209,8 +212,14 @@ export class Engine implements EngineApi {
     this.#idle();
     const control = new RunControl();
     this.#training = control;
-    if (resume) this.#liveRunId = resume.record.id;
+    // The run's lock, held while it trains: other tabs then see it live, not interrupted.
+    let claim: Promise<{ release(): void } | null> = Promise.resolve(null);
     try {
+      if (resume) {
+        const lock = await this.#runs.claim(resume.record.id, resume.record.name);
+        claim = Promise.resolve(lock);
+        this.#liveRunId = resume.record.id;
+      }
       const { rt } = await this.#runtime();
       const note = (text: string) => quietly(callbacks.onEvent)({ atS: 0, text });
       let model = this.#requireModel();
@@ -229,7 +238,11 @@ export class Engine implements EngineApi {
       this.#adapter = undefined;
       this.#lastRun = undefined;
       this.#dropGeneration(null);
-      const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, control, resume, onRunStart: (id) => (this.#liveRunId = id) });
+      const out = await trainRun({ rt, model, dataset, config, store: this.#runs.store, callbacks, control, resume, onRunStart: (id) => {
+        this.#liveRunId = id;
+        // A new run's id is new: nobody else can hold its lock.
+        if (!resume) claim = this.#runs.claim(id, id).catch(() => null);
+      } });
       this.#adapter = out.adapter;
       this.#tuned = out.tuned;
       this.#lastRun = { runId: out.summary.runId, model: model.card.name, dataset, config };
@@ -237,6 +250,7 @@ export class Engine implements EngineApi {
     } finally {
       this.#training = undefined;
       this.#liveRunId = null;
+      void claim.then((lock) => lock?.release());
     }
   }
 

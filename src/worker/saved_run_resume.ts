@@ -26,11 +26,12 @@ export function resumeBlocker(r: RunRecord, live: boolean): ResumeBlocker {
   return null;
 }
 
-export async function savedRunToResume(store: RunStore<RunHistory>, id: string, model: ModelSession | undefined, liveRunId: string | null): Promise<SavedRunToResume> {
+/** `live`: the run is training now, here or in another tab. */
+export async function savedRunToResume(store: RunStore<RunHistory>, id: string, model: ModelSession | undefined, live: boolean): Promise<SavedRunToResume> {
   const record = await store.record(id);
-  const blocker = resumeBlocker(record, id === liveRunId);
+  const blocker = resumeBlocker(record, live);
   const named = `The run "${record.name}"`;
-  if (blocker === 'running') throw new InputError('busy', `${named} is training now.`);
+  if (blocker === 'running') throw new InputError('busy', `${named} is training now (in this tab or another one of this browser).`);
   if (blocker === 'finished') throw new InputError('run_finished', `${named} finished all ${record.totalSteps} steps: there is nothing to resume. Start a new run to train longer.`);
   checkModel(record, model);
   const stored = blocker === 'no_checkpoint' ? undefined : await store.checkpoint(id);
