@@ -13,7 +13,8 @@ import { dominantPart, runKeyBelongsTo, runParts, type MergedMeta } from './run_
 // leaves a record pointing at a missing part, and a failed checkpoint save leaves the previous one
 // whole. The history's shape belongs to the caller.
 
-export type RunRecordStatus = 'running' | 'completed' | 'stopped' | 'failed';
+/** `interrupted`: the GPU device was lost mid-run; like a closed tab's run, it resumes from its checkpoint. */
+export type RunRecordStatus = 'running' | 'completed' | 'stopped' | 'failed' | 'interrupted';
 
 /** How the base model was loaded, as the worker describes it (worker/api_runs.ts ModelSource). */
 export type StoredModelSource = { kind: string } & Record<string, string>;

@@ -130,11 +130,13 @@ export class RunRecorder {
     notify(() => this.callbacks.onEvent?.(event));
   }
 
-  /** Marks the run failed with the error's message (best effort: the error itself matters more). */
+  /** Marks the run failed (interrupted, for a lost GPU) with the error's message (best effort: the error itself matters more). */
   async fail(e: unknown): Promise<void> {
-    const message = toWireError(e).message;
-    this.event(`failed: ${message}`);
-    this.save({ ...this.progress(), status: 'failed', error: message });
+    const { code, message } = toWireError(e);
+    // A lost GPU is not the run's fault: it is interrupted, to resume from its last checkpoint.
+    const lost = code === 'device_lost';
+    this.event(`${lost ? 'interrupted' : 'failed'}: ${message}`);
+    this.save({ ...this.progress(), status: lost ? 'interrupted' : 'failed', error: message });
     await this.saving.catch(() => undefined);
   }
 

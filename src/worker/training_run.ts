@@ -106,8 +106,10 @@ export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
       // A stopped run keeps a checkpoint of where it stopped, so it can be resumed.
       if (result.stoppedAt !== null) await checkpointAt(trainer, recorder, 'stopped');
     } catch (e) {
-      await recorder.fail(e);
-      throw e;
+      // A lost device fails whatever GPU call was in flight, in the browser's own words; say what happened.
+      const cause = (await deviceLostBy(rt)) ?? e;
+      await recorder.fail(cause);
+      throw cause;
     }
     recorder.event(result.stoppedAt === null ? 'finished' : `stopped after step ${result.stoppedAt}`);
     const lora = await model.exportLora();
@@ -156,4 +158,9 @@ export function lastRealStep<S extends Pick<StepPoint, 'skipped'>>(steps: readon
 export function adapterFileName(model: string, dataset: string): string {
   const slug = (s: string) => s.replace(/\.[a-z0-9]+$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'run';
   return `${slug(model)}-${slug(dataset)}-lora.zip`;
+}
+
+/** The device's loss, when it is lost now or within a moment (its promise may settle after the failed call). */
+function deviceLostBy(rt: Runtime): Promise<Error | null> {
+  return Promise.race([rt.gpu.lost, new Promise<null>((resolve) => setTimeout(() => resolve(null), 250))]);
 }
