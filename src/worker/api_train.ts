@@ -1,3 +1,4 @@
+import type { ModelCard } from './api_model.ts';
 import type { CheckpointInfo, ModelSource, ResumeBlocker, RunStorage } from './api_runs.ts';
 
 // Types of the training, settings and saved-runs half of the worker API (api.ts).
@@ -102,6 +103,8 @@ export interface RunPlan {
   evalExamples: number;
   /** GPU bytes by category once the adapter, optimizer and activations are allocated. */
   memory: Record<string, number>;
+  /** The base as this run holds it: a run whose precision differs from the loaded one loads it again. */
+  model: ModelCard;
 }
 
 /** Pass as `Comlink.proxy({...})`; every member optional. */

@@ -99,7 +99,7 @@ export async function trainRun(inputs: RunInputs): Promise<RunOutput> {
         }
         trainer.restore(resume.checkpoint);
       }
-      recorder.plan({ totalSteps: trainer.plan.totalSteps, stepsPerEpoch: trainer.plan.stepsPerEpoch, trainExamples: trainSet.length, evalExamples: evalSet.length, memory: { ...model.memory.live } });
+      recorder.plan({ totalSteps: trainer.plan.totalSteps, stepsPerEpoch: trainer.plan.stepsPerEpoch, trainExamples: trainSet.length, evalExamples: evalSet.length, memory: { ...model.memory.live }, model: session.card });
       const from = resume ? `, continuing after step ${resume.checkpoint.state.step}` : '';
       recorder.event(`training on ${trainSet.length} examples (${evalSet.length} held out for eval): ${trainer.plan.totalSteps} optimizer steps${from}`);
       result = await trainer.run(control.signal);

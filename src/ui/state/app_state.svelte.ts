@@ -39,7 +39,8 @@ export class AppState {
     this.runs = new RunsState(engine);
     this.memory = new MemoryState(engine);
     this.compare = new CompareState(engine);
-    this.train = new TrainState(engine, () => void this.runs.refresh());
+    // A run in another precision loads the base again: its card follows.
+    this.train = new TrainState(engine, () => void this.runs.refresh(), (plan) => this.model.adopt(plan.model));
     // A merged export may keep a copy with its saved run.
     this.exports = new ExportState(engine, () => void this.runs.refresh());
     // A resumed run's adapter is the engine's last one, as a new run's is; scores and a merged

@@ -25,6 +25,11 @@ export class ModelState {
     return this.status.kind === 'loading';
   }
 
+  /** The loaded model's card again, as a run loaded it in another precision (the model is the same one). */
+  adopt(card: ModelCard | undefined): void {
+    if (card && this.status.kind === 'ready' && card.name === this.status.card.name) this.status = { kind: 'ready', card };
+  }
+
   loadDemo(): Promise<void> {
     return this.load('the demo model', (onProgress) => this.engine.loadDemoModel(onProgress));
   }

@@ -45,6 +45,8 @@ export class TrainState {
     private readonly engine: Remote<EngineApi>,
     /** Called when what is saved of the run changed: it paused (a checkpoint) or it ended. */
     private readonly onSaved: () => void = () => {},
+    /** Told the run's plan: it carries the base's card as the run holds it. */
+    private readonly onPlan: (plan: RunPlan) => void = () => {},
   ) {}
 
   get active(): boolean {
@@ -161,6 +163,7 @@ export class TrainState {
     const callbacks = Comlink.proxy<TrainCallbacks>({
       onPlan: (plan) => {
         this.plan = plan;
+        this.onPlan(plan);
         if (this.status === 'starting') this.status = 'running';
       },
       onState: (state) => this.#onState(state),

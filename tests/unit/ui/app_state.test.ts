@@ -87,7 +87,11 @@ describe('AppState', () => {
     await app.init();
     const running = app.train.start({});
     expect(app.title).toBe('Starting… · webtune');
-    callbacks.onPlan!({ totalSteps: 8 } as RunPlan);
+    await app.model.loadDemo();
+    expect(app.model.card?.precision).toBeUndefined();
+    // The run loaded the base again unquantized: the card follows.
+    callbacks.onPlan!({ totalSteps: 8, model: { name: 'demo', precision: 'f32' } } as RunPlan);
+    expect(app.model.card).toMatchObject({ name: 'demo', precision: 'f32' });
     const step = (k: number): StepPoint => ({ step: k, totalSteps: 8, epoch: k / 8, loss: 3 - k, lr: 1e-4, gradNorm: 1, tokens: 100, tokensPerS: 50, elapsedS: 2 * k, skipped: false });
     callbacks.onStep!(step(1));
     callbacks.onStep!(step(2));

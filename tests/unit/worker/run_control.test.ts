@@ -4,7 +4,7 @@ import { RunStore } from '../../../src/storage/run_store.ts';
 import type { Checkpoint } from '../../../src/train/checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../../../src/train/config.ts';
 import type { StepMetrics, Trainer } from '../../../src/train/trainer.ts';
-import type { RunHistory, TrainCallbacks } from '../../../src/worker/api.ts';
+import type { ModelCard, RunHistory, TrainCallbacks } from '../../../src/worker/api.ts';
 import { RunControl } from '../../../src/worker/run_control.ts';
 import { stepGate } from '../../../src/worker/run_gate.ts';
 import { RunRecorder } from '../../../src/worker/run_recorder.ts';
@@ -42,7 +42,7 @@ function quotaKeyValue(): KeyValue & { full: boolean } {
 async function recorderOn(kv: KeyValue, callbacks: TrainCallbacks = {}) {
   const store = new RunStore<RunHistory>(kv);
   const recorder = await RunRecorder.start(store, callbacks, { name: 'r', model: 'm', modelSource: { kind: 'demo' }, dataset: 'd.jsonl', settings: {} });
-  recorder.plan({ totalSteps: 6, stepsPerEpoch: 6, trainExamples: 6, evalExamples: 0, memory: {} });
+  recorder.plan({ totalSteps: 6, stepsPerEpoch: 6, trainExamples: 6, evalExamples: 0, memory: {}, model: { name: 'm' } as ModelCard });
   return { store, recorder };
 }
 
