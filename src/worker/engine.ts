@@ -221,7 +221,9 @@ export class Engine implements EngineApi {
         this.#liveRunId = resume.record.id;
       }
       const { rt } = await this.#runtime();
-      const note = (text: string) => quietly(callbacks.onEvent)({ atS: 0, text });
+      // Notes before the run's recorder exists, stamped where the run's clock stands (a resumed run's goes on).
+      const atS = resume?.checkpoint.state.history.steps.at(-1)?.elapsedS ?? 0;
+      const note = (text: string) => quietly(callbacks.onEvent)({ atS, text });
       let model = this.#requireModel();
       if (model.quant !== config.quant || model.doubleQuant !== config.doubleQuant) {
         note(`loading the base again with ${config.quant === 'nf4' ? `NF4${config.doubleQuant ? ' and double quantization' : ' without double quantization'}` : 'unquantized float32 weights'}`);
