@@ -76,6 +76,17 @@ describe('pause, reload, resume', () => {
     expect(await stepsDone(page)).toBe(pausedAt);
     expect(await page.getByTestId('train-elapsed').innerText()).toBe(elapsed);
 
+    // A second tab sees the paused run as training (its Web Lock is held), not interrupted: nothing to resume there.
+    const second = await context.newPage();
+    await second.goto(url);
+    const elsewhere = second.getByTestId('run-row').first();
+    await elsewhere.waitFor({ timeout: 60_000 });
+    expect(await elsewhere.getAttribute('data-status')).toBe('running');
+    expect(await elsewhere.getByTestId('resume-run').count()).toBe(0);
+    expect(await second.getByTestId('interrupted-banner').count()).toBe(0);
+    await second.close();
+    await page.bringToFront();
+
     // Resume: it goes on. Two more steps, so the checkpoint after the first of them is written.
     await page.keyboard.press('Enter');
     await expect.poll(() => stepsDone(page), { timeout: 120_000 }).toBeGreaterThan(pausedAt + 1);
