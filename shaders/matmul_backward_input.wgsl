@@ -22,24 +22,8 @@ override TILE_K: u32 = 16; // a multiple of 4
 @group(0) @binding(2) var<storage, read_write> dx: array<vec4f>; // (M, K/4)
 @group(0) @binding(3) var<uniform> params: Params;
 
-// dy_tile[jj·2·WG_ROWS + r/4][r%4] = dY[row0 + r, y_col + j0 + jj];
-// w_tile[jj·2·WG_COLS + c/4] = W[j0 + jj, col0 + c .. +3].
-var<workgroup> dy_tile: array<vec4f, TILE_K * 2u * WG_ROWS>; // (TILE_K, 8·WG_ROWS)
-var<workgroup> w_tile: array<vec4f, TILE_K * 2u * WG_COLS>; // (TILE_K, 8·WG_COLS)
-
-// Scatters 4 consecutive j of tile row r into component r%4 of tile rows j .. j+3.
-fn stage_dy(at: u32, r: u32, v: vec4f) {
-  let s = 2u * WG_ROWS;
-  dy_tile[at][r % 4u] = v.x;
-  dy_tile[at + s][r % 4u] = v.y;
-  dy_tile[at + 2u * s][r % 4u] = v.z;
-  dy_tile[at + 3u * s][r % 4u] = v.w;
-}
-
-// a·bᵀ as columns: column i is row i of the 4×4 output block.
-fn outer(a: vec4f, b: vec4f) -> mat4x4f {
-  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
-}
+// A = dY[:, y_col ..] and B = W in lib/register_tile.wgsl's a_tile and b_tile: dY is read along j
+// as vec4s and scattered j-major by stage_a_depth4; W rows are already j-major and copied as is.
 
 fn store(m: u32, c4: u32, v: vec4f) {
   if (m >= params.m) { return; }
@@ -49,8 +33,10 @@ fn store(m: u32, c4: u32, v: vec4f) {
   dx[at] = out;
 }
 
-fn store_block(m: u32, c4: u32, acc: mat4x4f) {
-  if (c4 >= params.k / 4u) { return; }
+// Rows m .. m+3, columns col .. col+3 of dX (col a multiple of 4), unless past K.
+fn store_block(m: u32, col: u32, acc: mat4x4f) {
+  if (col >= params.k) { return; }
+  let c4 = col / 4u;
   store(m, c4, acc[0]);
   store(m + 1u, c4, acc[1]);
   store(m + 2u, c4, acc[2]);
@@ -69,10 +55,7 @@ fn matmul_backward_input(
   let ldy4 = params.ldy / 4u;
   let threads = WG_ROWS * WG_COLS;
   let quads = TILE_K / 4u;
-  var acc00 = mat4x4f();
-  var acc01 = mat4x4f();
-  var acc10 = mat4x4f();
-  var acc11 = mat4x4f();
+  var acc = Tile8x8();
 
   for (var j0 = 0u; j0 < params.n; j0 += TILE_K) {
     for (var i = li; i < 8u * WG_ROWS * quads; i += threads) {
@@ -82,35 +65,19 @@ fn matmul_backward_input(
       let j = j0 + 4u * q;
       var v = vec4f(0.0);
       if (m < params.m && j < params.n) { v = dy[m * ldy4 + (params.y_col + j) / 4u]; }
-      stage_dy(8u * q * WG_ROWS + r / 4u, r, v);
+      stage_a_depth4(4u * q, r, v);
     }
     for (var i = li; i < TILE_K * 2u * WG_COLS; i += threads) {
       let j = j0 + i / (2u * WG_COLS);
       let cq = col0 / 4u + i % (2u * WG_COLS);
       var v = vec4f(0.0);
       if (j < params.n && cq < k4) { v = w[j * k4 + cq]; }
-      w_tile[i] = v;
+      b_tile[i] = v;
     }
     workgroupBarrier();
-    for (var jj = 0u; jj < TILE_K; jj++) {
-      let a = jj * 2u * WG_ROWS + 2u * lid.y;
-      let b = jj * 2u * WG_COLS + 2u * lid.x;
-      let a0 = dy_tile[a];
-      let a1 = dy_tile[a + 1u];
-      let b0 = w_tile[b];
-      let b1 = w_tile[b + 1u];
-      acc00 += outer(a0, b0);
-      acc01 += outer(a0, b1);
-      acc10 += outer(a1, b0);
-      acc11 += outer(a1, b1);
-    }
+    acc = tile_multiply(acc, lid);
     workgroupBarrier();
   }
 
-  let c4 = col0 / 4u + 2u * lid.x;
-  let m = row0 + 8u * lid.y;
-  store_block(m, c4, acc00);
-  store_block(m, c4 + 1u, acc01);
-  store_block(m + 4u, c4, acc10);
-  store_block(m + 4u, c4 + 1u, acc11);
+  tile_store(acc, row0 + 8u * lid.y, col0 + 8u * lid.x);
 }

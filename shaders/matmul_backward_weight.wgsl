@@ -21,15 +21,8 @@ override TILE_K: u32 = 16;
 @group(0) @binding(2) var<storage, read_write> dw: array<vec4f>; // (n, K/4) — this chunk's rows of dW
 @group(0) @binding(3) var<uniform> params: Params;
 
-// dy_tile[tt·2·WG_ROWS + r/4] = dY[m0 + tt, y_col + row0 + r .. +3];
-// x_tile[tt·2·WG_COLS + c/4] = X[m0 + tt, col0 + c .. +3].
-var<workgroup> dy_tile: array<vec4f, TILE_K * 2u * WG_ROWS>; // (TILE_K, 8·WG_ROWS)
-var<workgroup> x_tile: array<vec4f, TILE_K * 2u * WG_COLS>; // (TILE_K, 8·WG_COLS)
-
-// a·bᵀ as columns: column i is row i of the 4×4 output block.
-fn outer(a: vec4f, b: vec4f) -> mat4x4f {
-  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
-}
+// A = dYᵀ (the chunk's columns) and B = X in lib/register_tile.wgsl's a_tile and b_tile: both are
+// already m-major, so each is copied as is, a_tile[tt·2·WG_ROWS + r/4] = dY[m0 + tt, y_col + row0 + r .. +3].
 
 fn store(j: u32, c4: u32, v: vec4f) {
   if (j >= params.n) { return; }
@@ -39,8 +32,10 @@ fn store(j: u32, c4: u32, v: vec4f) {
   dw[at] = out;
 }
 
-fn store_block(j: u32, c4: u32, acc: mat4x4f) {
-  if (c4 >= params.k / 4u) { return; }
+// Rows j .. j+3, columns col .. col+3 of dW (col a multiple of 4), unless past K.
+fn store_block(j: u32, col: u32, acc: mat4x4f) {
+  if (col >= params.k) { return; }
+  let c4 = col / 4u;
   store(j, c4, acc[0]);
   store(j + 1u, c4, acc[1]);
   store(j + 2u, c4, acc[2]);
@@ -58,10 +53,7 @@ fn matmul_backward_weight(
   let k4 = params.k / 4u;
   let ldy4 = params.ldy / 4u;
   let threads = WG_ROWS * WG_COLS;
-  var acc00 = mat4x4f();
-  var acc01 = mat4x4f();
-  var acc10 = mat4x4f();
-  var acc11 = mat4x4f();
+  var acc = Tile8x8();
 
   for (var m0 = 0u; m0 < params.m; m0 += TILE_K) {
     for (var i = li; i < TILE_K * 2u * WG_ROWS; i += threads) {
@@ -69,35 +61,19 @@ fn matmul_backward_weight(
       let j = row0 + 4u * (i % (2u * WG_ROWS));
       var v = vec4f(0.0);
       if (m < params.m && j < params.n) { v = dy[m * ldy4 + (params.y_col + j) / 4u]; }
-      dy_tile[i] = v;
+      a_tile[i] = v;
     }
     for (var i = li; i < TILE_K * 2u * WG_COLS; i += threads) {
       let m = m0 + i / (2u * WG_COLS);
       let cq = col0 / 4u + i % (2u * WG_COLS);
       var v = vec4f(0.0);
       if (m < params.m && cq < k4) { v = x[m * k4 + cq]; }
-      x_tile[i] = v;
+      b_tile[i] = v;
     }
     workgroupBarrier();
-    for (var tt = 0u; tt < TILE_K; tt++) {
-      let a = tt * 2u * WG_ROWS + 2u * lid.y;
-      let b = tt * 2u * WG_COLS + 2u * lid.x;
-      let a0 = dy_tile[a];
-      let a1 = dy_tile[a + 1u];
-      let b0 = x_tile[b];
-      let b1 = x_tile[b + 1u];
-      acc00 += outer(a0, b0);
-      acc01 += outer(a0, b1);
-      acc10 += outer(a1, b0);
-      acc11 += outer(a1, b1);
-    }
+    acc = tile_multiply(acc, lid);
     workgroupBarrier();
   }
 
-  let c4 = col0 / 4u + 2u * lid.x;
-  let j = row0 + 8u * lid.y;
-  store_block(j, c4, acc00);
-  store_block(j, c4 + 1u, acc01);
-  store_block(j + 4u, c4, acc10);
-  store_block(j + 4u, c4 + 1u, acc11);
+  tile_store(acc, row0 + 8u * lid.y, col0 + 8u * lid.x);
 }

@@ -21,31 +21,8 @@ override TILE_K: u32 = 16; // a multiple of 4
 @group(0) @binding(3) var<storage, read_write> y: array<vec4f>; // (M, ldy/4)
 @group(0) @binding(4) var<uniform> params: Params;
 
-// x_tile[kk·2·WG_ROWS + r/4][r%4] = X[row0 + r, k0 + kk]; w_tile likewise with the rows j of W.
-var<workgroup> x_tile: array<vec4f, TILE_K * 2u * WG_ROWS>; // (TILE_K, 8·WG_ROWS)
-var<workgroup> w_tile: array<vec4f, TILE_K * 2u * WG_COLS>; // (TILE_K, 8·WG_COLS)
-
-// Scatters 4 consecutive k of tile row r into component r%4 of tile rows k .. k+3.
-fn stage_x(at: u32, r: u32, v: vec4f) {
-  let s = 2u * WG_ROWS;
-  x_tile[at][r % 4u] = v.x;
-  x_tile[at + s][r % 4u] = v.y;
-  x_tile[at + 2u * s][r % 4u] = v.z;
-  x_tile[at + 3u * s][r % 4u] = v.w;
-}
-
-fn stage_w(at: u32, r: u32, v: vec4f) {
-  let s = 2u * WG_COLS;
-  w_tile[at][r % 4u] = v.x;
-  w_tile[at + s][r % 4u] = v.y;
-  w_tile[at + 2u * s][r % 4u] = v.z;
-  w_tile[at + 3u * s][r % 4u] = v.w;
-}
-
-// a·bᵀ as columns: column i is row i of the 4×4 output block.
-fn outer(a: vec4f, b: vec4f) -> mat4x4f {
-  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
-}
+// A = X and B = Wᵀ in lib/register_tile.wgsl's a_tile and b_tile: both are read along k as vec4s
+// and scattered k-major by stage_a_depth4 / stage_b_depth4.
 
 fn store(m: u32, c4: u32, v: vec4f) {
   if (m >= params.m) { return; }
@@ -59,9 +36,10 @@ fn store(m: u32, c4: u32, v: vec4f) {
   y[at] = out;
 }
 
-// Rows m .. m+3 of one vec4 column c4 of Y (global, in vec4 units), unless past the chunk.
-fn store_block(m: u32, c4: u32, acc: mat4x4f) {
-  if (4u * c4 >= params.y_col + params.n) { return; }
+// Rows m .. m+3, columns col .. col+3 of Y (global; col a multiple of 4), unless past the chunk.
+fn store_block(m: u32, col: u32, acc: mat4x4f) {
+  if (col >= params.y_col + params.n) { return; }
+  let c4 = col / 4u;
   store(m, c4, acc[0]);
   store(m + 1u, c4, acc[1]);
   store(m + 2u, c4, acc[2]);
@@ -79,10 +57,7 @@ fn matmul_forward(
   let k4 = params.k / 4u;
   let threads = WG_ROWS * WG_COLS;
   let quads = TILE_K / 4u; // vec4 loads per tile row
-  var acc00 = mat4x4f();
-  var acc01 = mat4x4f();
-  var acc10 = mat4x4f();
-  var acc11 = mat4x4f();
+  var acc = Tile8x8();
 
   for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
     // Consecutive threads read consecutive vec4s along k of one row (coalesced loads).
@@ -93,7 +68,7 @@ fn matmul_forward(
       let kq = k0 / 4u + q;
       var v = vec4f(0.0);
       if (m < params.m && kq < k4) { v = x[m * k4 + kq]; }
-      stage_x(8u * q * WG_ROWS + r / 4u, r, v);
+      stage_a_depth4(4u * q, r, v);
     }
     for (var i = li; i < 8u * WG_COLS * quads; i += threads) {
       let r = i / quads;
@@ -102,28 +77,12 @@ fn matmul_forward(
       let kq = k0 / 4u + q;
       var v = vec4f(0.0);
       if (j < params.n && kq < k4) { v = w[j * k4 + kq]; }
-      stage_w(8u * q * WG_COLS + r / 4u, r, v);
+      stage_b_depth4(4u * q, r, v);
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      let a = kk * 2u * WG_ROWS + 2u * lid.y;
-      let b = kk * 2u * WG_COLS + 2u * lid.x;
-      let a0 = x_tile[a];
-      let a1 = x_tile[a + 1u];
-      let b0 = w_tile[b];
-      let b1 = w_tile[b + 1u];
-      acc00 += outer(a0, b0);
-      acc01 += outer(a0, b1);
-      acc10 += outer(a1, b0);
-      acc11 += outer(a1, b1);
-    }
+    acc = tile_multiply(acc, lid);
     workgroupBarrier();
   }
 
-  let c4 = (params.y_col + col0) / 4u + 2u * lid.x;
-  let m = row0 + 8u * lid.y;
-  store_block(m, c4, acc00);
-  store_block(m, c4 + 1u, acc01);
-  store_block(m + 4u, c4, acc10);
-  store_block(m + 4u, c4 + 1u, acc11);
+  tile_store(acc, row0 + 8u * lid.y, params.y_col + col0 + 8u * lid.x);
 }

@@ -27,53 +27,8 @@ override K_ALIGNED: bool = true; // K % 8 == 0: 8 values along c are one packed 
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>; // (M, K)
 @group(0) @binding(5) var<uniform> params: Params;
 
-// dy_tile[jj·2·WG_ROWS + a] = dY[row0 + 4a .. +3, n_start + j0 + jj]; w_tile[jj·2·WG_COLS + q] = W[j0 + jj, col0 + 4q .. +3].
-var<workgroup> dy_tile: array<vec4f, TILE_K * 2u * WG_ROWS>; // (TILE_K, 8·WG_ROWS)
-var<workgroup> w_tile: array<vec4f, TILE_K * 2u * WG_COLS>; // (TILE_K, 8·WG_COLS)
-var<workgroup> code: array<f32, 16>; // the NF4 code, read with a runtime index
-
-// absmax of chunk-local block b (§1.5 with DQ).
-fn w_scale(b: u32) -> f32 {
-  if (DQ) {
-    let q = (absmax[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
-    return stats[q] * stats[NF4_STATS_NESTED + params.group0 + (b >> 8u)] + stats[NF4_STATS_OFFSET];
-  }
-  return bitcast<f32>(absmax[b]);
-}
-
-struct Run8 { lo: vec4f, hi: vec4f }
-
-// dequant(W)[row, k .. k+7] of this chunk, zero past K; k is a multiple of 8, row < rows.
-fn w_run8(row: u32, k: u32) -> Run8 {
-  var lo = vec4f(0.0);
-  var hi = vec4f(0.0);
-  if (K_ALIGNED) {
-    if (k < params.k) {
-      let e = row * params.k + k;
-      let bits = packed[e >> 3u];
-      let s = w_scale(e >> 6u);
-      lo = s * vec4f(code[(bits >> 4u) & 15u], code[bits & 15u], code[(bits >> 12u) & 15u], code[(bits >> 8u) & 15u]);
-      hi = s * vec4f(code[(bits >> 20u) & 15u], code[(bits >> 16u) & 15u], code[(bits >> 28u) & 15u], code[(bits >> 24u) & 15u]);
-    }
-  } else {
-    for (var j = 0u; j < 4u; j++) {
-      if (k + j < params.k) {
-        let e = row * params.k + k + j;
-        lo[j] = code[(packed[e >> 3u] >> nf4_shift(e & 7u)) & 15u] * w_scale(e >> 6u);
-      }
-      if (k + 4u + j < params.k) {
-        let e = row * params.k + k + 4u + j;
-        hi[j] = code[(packed[e >> 3u] >> nf4_shift(e & 7u)) & 15u] * w_scale(e >> 6u);
-      }
-    }
-  }
-  return Run8(lo, hi);
-}
-
-// a·bᵀ as columns: column i is row i of the 4×4 output block.
-fn outer(a: vec4f, b: vec4f) -> mat4x4f {
-  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
-}
+// A = dY[:, n_start ..] and B = dequant(W) in lib/register_tile.wgsl's a_tile and b_tile (both
+// j-major); W is read through lib/nf4_matmul.wgsl.
 
 // Rows m .. m+3, columns col .. col+3 of dX, from a 4×4 block; bounds-checked (any K).
 fn store_block(m: u32, col: u32, acc: mat4x4f) {
@@ -101,10 +56,7 @@ fn matmul_nf4_dx(
   let threads = WG_ROWS * WG_COLS;
   for (var i = li; i < 16u; i += threads) { code[i] = NF4_CODE[i]; }
   workgroupBarrier();
-  var acc00 = mat4x4f();
-  var acc01 = mat4x4f();
-  var acc10 = mat4x4f();
-  var acc11 = mat4x4f();
+  var acc = Tile8x8();
 
   for (var j0 = 0u; j0 < params.rows; j0 += TILE_K) {
     // Consecutive threads read consecutive j of the same 4 rows of dY.
@@ -119,7 +71,7 @@ fn matmul_nf4_dx(
           if (m < params.m) { v[r] = dy[m * params.n + params.n_start + j]; }
         }
       }
-      dy_tile[jj * 2u * WG_ROWS + a] = v;
+      a_tile[jj * 2u * WG_ROWS + a] = v;
     }
     // One unit: 8 values along c of one W row (one packed word when K % 8 == 0).
     for (var i = li; i < TILE_K * WG_COLS; i += threads) {
@@ -127,29 +79,13 @@ fn matmul_nf4_dx(
       let q = i % WG_COLS;
       var run = Run8(vec4f(0.0), vec4f(0.0));
       if (j0 + jj < params.rows) { run = w_run8(j0 + jj, col0 + 8u * q); }
-      w_tile[jj * 2u * WG_COLS + 2u * q] = run.lo;
-      w_tile[jj * 2u * WG_COLS + 2u * q + 1u] = run.hi;
+      b_tile[jj * 2u * WG_COLS + 2u * q] = run.lo;
+      b_tile[jj * 2u * WG_COLS + 2u * q + 1u] = run.hi;
     }
     workgroupBarrier();
-    for (var jj = 0u; jj < TILE_K; jj++) {
-      let a = jj * 2u * WG_ROWS + 2u * lid.y;
-      let b = jj * 2u * WG_COLS + 2u * lid.x;
-      let a0 = dy_tile[a];
-      let a1 = dy_tile[a + 1u];
-      let b0 = w_tile[b];
-      let b1 = w_tile[b + 1u];
-      acc00 += outer(a0, b0);
-      acc01 += outer(a0, b1);
-      acc10 += outer(a1, b0);
-      acc11 += outer(a1, b1);
-    }
+    acc = tile_multiply(acc, lid);
     workgroupBarrier();
   }
 
-  let m = row0 + 8u * lid.y;
-  let col = col0 + 8u * lid.x;
-  store_block(m, col, acc00);
-  store_block(m, col + 4u, acc01);
-  store_block(m + 4u, col, acc10);
-  store_block(m + 4u, col + 4u, acc11);
+  tile_store(acc, row0 + 8u * lid.y, col0 + 8u * lid.x);
 }

@@ -41,14 +41,7 @@ override TILE_K: u32 = 16;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>; // (rows, c_row_stride) from c_offset
 @group(0) @binding(4) var<uniform> params: Params;
 
-// a_tile[d·2·WG_ROWS + r/4][r%4] = A[row0 + r, d0 + d]; b_tile[d·2·WG_COLS + x/4][x%4] = B[d0 + d, col0 + x].
-var<workgroup> a_tile: array<vec4f, TILE_K * 2u * WG_ROWS>; // (TILE_K, 8·WG_ROWS)
-var<workgroup> b_tile: array<vec4f, TILE_K * 2u * WG_COLS>; // (TILE_K, 8·WG_COLS)
-
-// a·bᵀ as columns: column i is row i of the 4×4 output block.
-fn outer(a: vec4f, b: vec4f) -> mat4x4f {
-  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
-}
+// A and B go into lib/register_tile.wgsl's a_tile and b_tile one scalar at a time.
 
 fn store_row(r: u32, col: u32, v: vec4f) {
   if (r >= params.rows) { return; }
@@ -79,10 +72,7 @@ fn matmul_strided(
   let row0 = wg.y * 8u * WG_ROWS;
   let col0 = wg.x * 8u * WG_COLS;
   let threads = WG_ROWS * WG_COLS;
-  var acc00 = mat4x4f();
-  var acc01 = mat4x4f();
-  var acc10 = mat4x4f();
-  var acc11 = mat4x4f();
+  var acc = Tile8x8();
 
   for (var d0 = 0u; d0 < params.depth; d0 += TILE_K) {
     for (var i = li; i < 8u * WG_ROWS * TILE_K; i += threads) {
@@ -104,25 +94,9 @@ fn matmul_strided(
       b_tile[d * 2u * WG_COLS + x / 4u][x % 4u] = v;
     }
     workgroupBarrier();
-    for (var d = 0u; d < TILE_K; d++) {
-      let at = d * 2u * WG_ROWS + 2u * lid.y;
-      let bt = d * 2u * WG_COLS + 2u * lid.x;
-      let a0 = a_tile[at];
-      let a1 = a_tile[at + 1u];
-      let b0 = b_tile[bt];
-      let b1 = b_tile[bt + 1u];
-      acc00 += outer(a0, b0);
-      acc01 += outer(a0, b1);
-      acc10 += outer(a1, b0);
-      acc11 += outer(a1, b1);
-    }
+    acc = tile_multiply(acc, lid);
     workgroupBarrier();
   }
 
-  let col = col0 + 8u * lid.x;
-  let r = row0 + 8u * lid.y;
-  store_block(r, col, acc00);
-  store_block(r, col + 4u, acc01);
-  store_block(r + 4u, col, acc10);
-  store_block(r + 4u, col + 4u, acc11);
+  tile_store(acc, row0 + 8u * lid.y, col0 + 8u * lid.x);
 }

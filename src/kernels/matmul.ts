@@ -1,7 +1,8 @@
 import forwardSource from '../../shaders/matmul_forward.wgsl?raw';
 import backwardInputSource from '../../shaders/matmul_backward_input.wgsl?raw';
 import backwardWeightSource from '../../shaders/matmul_backward_weight.wgsl?raw';
-import type { KernelSpec } from '../engine/kernel.ts';
+import registerTile from '../../shaders/lib/register_tile.wgsl?raw';
+import { withLibs, type KernelSpec } from '../engine/kernel.ts';
 import type { Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import type { GpuTensor, TensorChunk } from '../engine/tensor.ts';
@@ -22,7 +23,7 @@ const readWrite = 'read_write' as const;
 
 export const MATMUL_FORWARD: KernelSpec = {
   name: 'matmul_forward',
-  source: forwardSource,
+  source: withLibs(forwardSource, registerTile),
   bindings: [
     { name: 'x', access: read },
     { name: 'w', access: read },
@@ -36,7 +37,7 @@ const CHUNKED_UNIFORMS = { m: 'u32', n: 'u32', k: 'u32', ldy: 'u32', y_col: 'u32
 
 export const MATMUL_BACKWARD_INPUT: KernelSpec = {
   name: 'matmul_backward_input',
-  source: backwardInputSource,
+  source: withLibs(backwardInputSource, registerTile),
   bindings: [
     { name: 'dy', access: read },
     { name: 'w', access: read },
@@ -47,7 +48,7 @@ export const MATMUL_BACKWARD_INPUT: KernelSpec = {
 
 export const MATMUL_BACKWARD_WEIGHT: KernelSpec = {
   name: 'matmul_backward_weight',
-  source: backwardWeightSource,
+  source: withLibs(backwardWeightSource, registerTile),
   bindings: [
     { name: 'dy', access: read },
     { name: 'x', access: read },

@@ -1,6 +1,8 @@
 import forwardSource from '../../shaders/matmul_nf4_forward.wgsl?raw';
 import dxSource from '../../shaders/matmul_nf4_dx.wgsl?raw';
 import lib from '../../shaders/lib/nf4.wgsl?raw';
+import nf4Matmul from '../../shaders/lib/nf4_matmul.wgsl?raw';
+import registerTile from '../../shaders/lib/register_tile.wgsl?raw';
 import { withLibs, type KernelSpec } from '../engine/kernel.ts';
 import type { Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
@@ -24,7 +26,7 @@ const GROUP = NF4_BLOCK * NESTED_BLOCK;
 
 export const MATMUL_NF4_FORWARD: KernelSpec = {
   name: 'matmul_nf4_forward',
-  source: withLibs(forwardSource, lib),
+  source: withLibs(forwardSource, lib, nf4Matmul, registerTile),
   bindings: [
     { name: 'x', access: read },
     { name: 'packed', access: read },
@@ -37,7 +39,7 @@ export const MATMUL_NF4_FORWARD: KernelSpec = {
 
 export const MATMUL_NF4_DX: KernelSpec = {
   name: 'matmul_nf4_dx',
-  source: withLibs(dxSource, lib),
+  source: withLibs(dxSource, lib, nf4Matmul, registerTile),
   bindings: [
     { name: 'dy', access: read },
     { name: 'packed', access: read },

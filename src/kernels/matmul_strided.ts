@@ -1,5 +1,6 @@
 import source from '../../shaders/matmul_strided.wgsl?raw';
-import type { KernelSpec } from '../engine/kernel.ts';
+import registerTile from '../../shaders/lib/register_tile.wgsl?raw';
+import { withLibs, type KernelSpec } from '../engine/kernel.ts';
 import type { Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { denseGrid, type MatmulTiles } from './matmul_tiles.ts';
@@ -9,7 +10,7 @@ import { denseGrid, type MatmulTiles } from './matmul_tiles.ts';
 
 export const MATMUL_STRIDED: KernelSpec = {
   name: 'matmul_strided',
-  source,
+  source: withLibs(source, registerTile),
   bindings: [
     { name: 'a', access: 'read' },
     { name: 'b', access: 'read' },
