@@ -58,8 +58,7 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     dv_acc[e] = 0.0;
   }
   for (var c = tid; c < BK; c += WG) {
-    let s = k0 + c;
-    k_seg[c] = select(-2, segment[b * T + min(s, T - 1u)], s < T);
+    k_seg[c] = key_segment(b, k0 + c);
   }
 
   // Causal: queries before the tile's first key never see it.
@@ -77,25 +76,16 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       for (var r = tid; r < BQ; r += WG) {
         let t = q0 + r;
         let tc = min(t, T - 1u);
-        q_seg[r] = select(-1, segment[b * T + tc], t < T);
+        q_seg[r] = query_segment(b, t);
         row_lse[r] = stats[(b * H + h) * T + tc];
         row_delta[r] = stats[(params.batch * H + b * H + h) * T + tc];
       }
       workgroupBarrier();
 
       for (var e = tid; e < BQ * BK; e += WG) {
-        let r = e / BK;
-        let c = e % BK;
-        let seen = k0 + c <= q0 + r && q_seg[r] >= 0 && k_seg[c] == q_seg[r];
-        var qk = 0.0;
-        var dp = 0.0;
-        for (var d = 0u; d < D; d++) {
-          qk += q_tile[r * D + d] * k_tile[c * D + d];
-          dp += do_tile[r * D + d] * v_tile[c * D + d];
-        }
-        let p = select(0.0, exp(qk * params.scale - row_lse[r]), seen);
-        p_tile[e] = p;
-        ds_tile[e] = p * (dp - row_delta[r]);
+        let p_ds = p_and_ds(e / BK, e % BK, q0, k0);
+        p_tile[e] = p_ds.x;
+        ds_tile[e] = p_ds.y;
       }
       workgroupBarrier();
 

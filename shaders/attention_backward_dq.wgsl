@@ -57,7 +57,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
   for (var r = tid; r < BQ; r += WG) {
     let t = q0 + r;
     let tc = min(t, T - 1u);
-    q_seg[r] = select(-1, segment[b * T + tc], t < T);
+    q_seg[r] = query_segment(b, t);
     row_lse[r] = stats[(b * H + h) * T + tc];
     var dot = 0.0;
     for (var d = 0u; d < D; d++) {
@@ -78,23 +78,12 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
       v_tile[e] = select(0.0, v[at], s < T);
     }
     for (var c = tid; c < BK; c += WG) {
-      let s = k0 + c;
-      k_seg[c] = select(-2, segment[b * T + min(s, T - 1u)], s < T);
+      k_seg[c] = key_segment(b, k0 + c);
     }
     workgroupBarrier();
 
     for (var e = tid; e < BQ * BK; e += WG) {
-      let r = e / BK;
-      let c = e % BK;
-      let seen = k0 + c <= q0 + r && q_seg[r] >= 0 && k_seg[c] == q_seg[r];
-      var qk = 0.0;
-      var dp = 0.0;
-      for (var d = 0u; d < D; d++) {
-        qk += q_tile[r * D + d] * k_tile[c * D + d];
-        dp += do_tile[r * D + d] * v_tile[c * D + d];
-      }
-      let p = select(0.0, exp(qk * params.scale - row_lse[r]), seen);
-      ds_tile[e] = p * (dp - row_delta[r]);
+      ds_tile[e] = p_and_ds(e / BK, e % BK, q0, k0).y;
     }
     workgroupBarrier();
 

@@ -1,9 +1,8 @@
 // Causal grouped-query attention, forward, flash-style (formats.md §4.3).
 //   S = scale · Q_h K_jᵀ  (scale = head_dim^-0.5, kv head j = h / g serves q heads j·g … j·g+g−1)
 //   P = softmax(S) in fp32 over the visible keys;  O_h = P V_j;  lse_h = log Σ_visible exp(S)
-// Visibility (packed rows): key s is visible to query t of the same sequence iff s ≤ t,
-// segment[s] == segment[t] and segment[t] ≥ 0. A negative segment id marks padding: that token
-// attends to nothing (O row = 0, lse = 0) and no token attends to it.
+// Visibility (packed rows) as in lib/attention_mask.wgsl: a padding token attends to nothing
+// (O row = 0, lse = 0) and no token attends to it.
 //
 // Dispatch: (ceil(T / BQ), H, B) workgroups of WG threads. A workgroup owns BQ query rows of one
 // head of one sequence and streams BK-row key/value tiles (only those at or before its last
@@ -61,7 +60,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   }
   for (var r = tid; r < BQ; r += WG) {
     let t = q0 + r;
-    q_seg[r] = select(-1, segment[b * T + min(t, T - 1u)], t < T);
+    q_seg[r] = query_segment(b, t);
     row_max[r] = MASKED;
     row_sum[r] = 0.0;
   }
@@ -74,15 +73,14 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
       kv_tile[e] = select(0.0, k[(b * T + s) * kv_stride + kv * D + e % D], s < T);
     }
     for (var c = tid; c < BK; c += WG) {
-      let s = k0 + c;
-      k_seg[c] = select(-2, segment[b * T + min(s, T - 1u)], s < T);
+      k_seg[c] = key_segment(b, k0 + c);
     }
     workgroupBarrier();
 
     for (var e = tid; e < BQ * BK; e += WG) {
       let r = e / BK;
       let c = e % BK;
-      let seen = k0 + c <= q0 + r && q_seg[r] >= 0 && k_seg[c] == q_seg[r];
+      let seen = key_visible(q0 + r, k0 + c, q_seg[r], k_seg[c]);
       var dot = 0.0;
       for (var d = 0u; d < D; d++) {
         dot += q_tile[r * D + d] * kv_tile[c * D + d];

@@ -1,9 +1,11 @@
-import type { KernelSpec } from '../engine/kernel.ts';
+import { withLibs, type KernelSpec } from '../engine/kernel.ts';
 import type { BindingResource, Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import forwardSource from '../../shaders/attention_forward.wgsl?raw';
 import dqSource from '../../shaders/attention_backward_dq.wgsl?raw';
 import dkdvSource from '../../shaders/attention_backward_dkdv.wgsl?raw';
+import mask from '../../shaders/lib/attention_mask.wgsl?raw';
+import backward from '../../shaders/lib/attention_backward.wgsl?raw';
 
 // Causal grouped-query attention (formats.md §4.3), flash-style: forward saves only O and the row
 // logsumexp (B, H, T); backward recomputes the scores tile by tile. Two backward passes, dQ first
@@ -41,7 +43,7 @@ const uniforms = { batch: 'u32', seq_len: 'u32', n_heads: 'u32', n_kv_heads: 'u3
 
 const FORWARD: KernelSpec = {
   name: 'attention_forward',
-  source: forwardSource,
+  source: withLibs(forwardSource, mask),
   bindings: [
     { name: 'q', access: 'read' },
     { name: 'k', access: 'read' },
@@ -55,7 +57,7 @@ const FORWARD: KernelSpec = {
 
 const BACKWARD_DQ: KernelSpec = {
   name: 'attention_backward_dq',
-  source: dqSource,
+  source: withLibs(dqSource, mask, backward),
   bindings: [
     { name: 'q', access: 'read' },
     { name: 'k', access: 'read' },
@@ -71,7 +73,7 @@ const BACKWARD_DQ: KernelSpec = {
 
 const BACKWARD_DKDV: KernelSpec = {
   name: 'attention_backward_dkdv',
-  source: dkdvSource,
+  source: withLibs(dkdvSource, mask, backward),
   bindings: [
     { name: 'q', access: 'read' },
     { name: 'k', access: 'read' },
