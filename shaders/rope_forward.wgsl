@@ -20,18 +20,13 @@ struct Params { rows: u32, heads: u32, head_dim: u32 }
 
 @compute @workgroup_size(WG)
 fn rope_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let half = params.head_dim / 2u;
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.rows * params.heads * half) { return; }
-  let j = i % half;
-  let row_head = i / half;
-  let row = row_head / params.heads;
-  let sc = sin_cos(f32(positions[row]) * inv_freq[j]);
-  let s = sc.x;
-  let c = sc.y;
-  let at = row_head * params.head_dim + j;
-  let a = x[at];
-  let b = x[at + half];
-  x[at] = a * c - b * s;
-  x[at + half] = b * c + a * s;
+  if (i >= params.rows * params.heads * (params.head_dim / 2u)) { return; }
+  let pair = rope_pair(i); // lib/rope_pair.wgsl
+  let s = pair.s;
+  let c = pair.c;
+  let a = x[pair.at];
+  let b = x[pair.at + pair.half];
+  x[pair.at] = a * c - b * s;
+  x[pair.at + pair.half] = b * c + a * s;
 }

@@ -1,6 +1,7 @@
 import forwardSource from '../../shaders/rope_forward.wgsl?raw';
 import backwardSource from '../../shaders/rope_backward.wgsl?raw';
 import sinCos from '../../shaders/lib/sin_cos.wgsl?raw';
+import ropePair from '../../shaders/lib/rope_pair.wgsl?raw';
 import { withLibs, type KernelSpec } from '../engine/kernel.ts';
 import type { BindingResource, Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
@@ -23,14 +24,14 @@ const bindings = (target: string) =>
 
 export const ROPE_FORWARD: KernelSpec = {
   name: 'rope_forward',
-  source: withLibs(forwardSource, sinCos),
+  source: withLibs(forwardSource, sinCos, ropePair),
   bindings: bindings('x'),
   uniforms: { rows: 'u32', heads: 'u32', head_dim: 'u32' },
 };
 
 export const ROPE_BACKWARD: KernelSpec = {
   name: 'rope_backward',
-  source: withLibs(backwardSource, sinCos),
+  source: withLibs(backwardSource, sinCos, ropePair),
   bindings: bindings('grad'),
   uniforms: { rows: 'u32', heads: 'u32', head_dim: 'u32' },
 };
