@@ -5,7 +5,7 @@
 // instead of overwriting it. dx must not alias dy or x.
 //
 // Dispatch: one workgroup of WG threads per row, grid(rows) workgroups over (x, y); the dot
-// product g·x is reduced in workgroup memory, then each thread writes its columns.
+// product g·x is reduced by lib/workgroup_sum.wgsl, then each thread writes its columns.
 
 override WG: u32 = 256; // a power of two
 override ACCUMULATE: bool = false;
@@ -18,8 +18,6 @@ struct Params { rows: u32, cols: u32 }
 @group(0) @binding(3) var<storage, read> rstd: array<f32>; // (rows)
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>; // (rows, C)
 @group(0) @binding(5) var<uniform> params: Params;
-
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn rms_norm_backward(
@@ -36,15 +34,9 @@ fn rms_norm_backward(
   for (var c = lid; c < cols; c += WG) {
     dot += weight[c] * dy[base + c] * x[base + c];
   }
-  partial[lid] = dot;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
 
   let r = rstd[row];
-  let k = r * r * partial[0] / f32(cols);
+  let k = r * r * workgroup_sum(lid, dot) / f32(cols);
   for (var c = lid; c < cols; c += WG) {
     let i = base + c;
     let v = r * (weight[c] * dy[i] - x[i] * k);

@@ -5,7 +5,7 @@
 // rows = tokens·heads and C = head_dim.
 //
 // Dispatch: one workgroup of WG threads per row, grid(rows) workgroups over (x, y). Each thread
-// sums squares over columns lid, lid + WG, …; a tree reduction in workgroup memory finishes it.
+// sums squares over columns lid, lid + WG, …; lib/workgroup_sum.wgsl finishes it.
 // Saved for backward: rstd (rows). x is kept by the caller.
 
 override WG: u32 = 256; // a power of two
@@ -17,8 +17,6 @@ struct Params { rows: u32, cols: u32, eps: f32 }
 @group(0) @binding(2) var<storage, read_write> y: array<f32>; // (rows, C)
 @group(0) @binding(3) var<storage, read_write> rstd: array<f32>; // (rows)
 @group(0) @binding(4) var<uniform> params: Params;
-
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn rms_norm_forward(
@@ -37,14 +35,8 @@ fn rms_norm_forward(
     let v = x[base + c];
     sum_sq += v * v;
   }
-  partial[lid] = sum_sq;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
 
-  let r = inverseSqrt(partial[0] / f32(cols) + params.eps);
+  let r = inverseSqrt(workgroup_sum(lid, sum_sq) / f32(cols) + params.eps);
   if (lid == 0u) { rstd[row] = r; }
   for (var c = lid; c < cols; c += WG) {
     y[base + c] = weight[c] * (x[base + c] * r);

@@ -1,6 +1,7 @@
 import forwardSource from '../../shaders/rms_norm_forward.wgsl?raw';
 import backwardSource from '../../shaders/rms_norm_backward.wgsl?raw';
-import type { KernelSpec } from '../engine/kernel.ts';
+import workgroupSum from '../../shaders/lib/workgroup_sum.wgsl?raw';
+import { withLibs, type KernelSpec } from '../engine/kernel.ts';
 import { grid, type BindingResource, type Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { requireCounts, requireElements } from './launch_checks.ts';
@@ -10,7 +11,7 @@ import { requireCounts, requireElements } from './launch_checks.ts';
 
 export const RMS_NORM_FORWARD: KernelSpec = {
   name: 'rms_norm_forward',
-  source: forwardSource,
+  source: withLibs(forwardSource, workgroupSum),
   bindings: [
     { name: 'x', access: 'read' },
     { name: 'weight', access: 'read' },
@@ -22,7 +23,7 @@ export const RMS_NORM_FORWARD: KernelSpec = {
 
 export const RMS_NORM_BACKWARD: KernelSpec = {
   name: 'rms_norm_backward',
-  source: backwardSource,
+  source: withLibs(backwardSource, workgroupSum),
   bindings: [
     { name: 'dy', access: 'read' },
     { name: 'x', access: 'read' },
