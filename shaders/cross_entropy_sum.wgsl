@@ -12,23 +12,14 @@ struct Params { count: u32 }
 @group(0) @binding(1) var<storage, read_write> loss_sum: array<f32>; // (1)
 @group(0) @binding(2) var<uniform> params: Params;
 
-var<workgroup> partial: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn cross_entropy_sum(@builtin(local_invocation_index) tid: u32) {
   var s = 0.0;
   for (var i = tid; i < params.count; i += WG) {
     s += row_loss[i];
   }
-  partial[tid] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (tid < stride) {
-      partial[tid] += partial[tid + stride];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(tid, s); // lib/workgroup_sum.wgsl
   if (tid == 0u) {
-    loss_sum[0] += partial[0];
+    loss_sum[0] += total;
   }
 }

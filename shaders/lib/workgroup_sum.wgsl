@@ -1,5 +1,5 @@
 // A sum over the threads of a workgroup by a tree reduction in workgroup memory, in the same
-// pairing order every time (rms_norm_forward, rms_norm_backward).
+// pairing order every time (rms_norm_forward, rms_norm_backward, cross_entropy_sum).
 // Contract with the shader that includes this file: it declares `override WG: u32`, a power of
 // two equal to its workgroup size, and calls workgroup_sum from every thread in uniform control
 // flow (it contains barriers).

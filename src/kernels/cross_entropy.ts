@@ -1,8 +1,9 @@
-import type { KernelSpec } from '../engine/kernel.ts';
+import { withLibs, type KernelSpec } from '../engine/kernel.ts';
 import { grid, type BindingResource, type Recorder } from '../engine/recorder.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import fusedSource from '../../shaders/cross_entropy_fused.wgsl?raw';
 import sumSource from '../../shaders/cross_entropy_sum.wgsl?raw';
+import workgroupSum from '../../shaders/lib/workgroup_sum.wgsl?raw';
 
 // Causal-LM cross-entropy (formats.md §5.1, §5.2), computed chunk by chunk so the (B·T, V)
 // logits never exist at once. Per chunk the model computes logits for rows
@@ -33,7 +34,7 @@ const FUSED: KernelSpec = {
 
 const SUM: KernelSpec = {
   name: 'cross_entropy_sum',
-  source: sumSource,
+  source: withLibs(sumSource, workgroupSum),
   bindings: [
     { name: 'row_loss', access: 'read' },
     { name: 'loss_sum', access: 'read_write' },
