@@ -1,5 +1,6 @@
 // Causal grouped-query attention, backward for dK and dV of one kv head, summed over its q heads.
-//   for each q head h = j·g … j·g+g−1 and each query tile at or after the key tile:
+//   for each q head h = j·g … j·g+g−1 and each query tile from the one holding the key tile's first
+//   key up to the one holding the end of its last key's segment:
 //     P = exp(S − lse) (S = scale·Q_h K_jᵀ recomputed, masked as in attention_forward)
 //     dV_j += Pᵀ dO_h;  dS = P ∘ (dO_h V_jᵀ − delta_h);  dK_j += scale · dSᵀ Q_h
 // Dispatch: (ceil(T / BK), Hkv, B) workgroups of WG threads, one per BK key rows of one kv head
@@ -61,11 +62,14 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     k_seg[c] = key_segment(b, k0 + c);
   }
 
-  // Causal: queries before the tile's first key never see it.
+  // Causal: queries before the tile's first key never see it. Packing: queries after the end of
+  // the segment of the tile's last key never see it either. A skipped tile would add only ±0 to
+  // dk_acc and dv_acc, which changes no bit of a sum that started at +0.
   let first_tile = k0 / BQ;
+  let last_query = last_seeing_query(b, min(k0 + BK, T) - 1u);
   for (var hh = 0u; hh < group; hh++) {
     let h = kv * group + hh;
-    for (var q0 = first_tile * BQ; q0 < T; q0 += BQ) {
+    for (var q0 = first_tile * BQ; q0 <= last_query; q0 += BQ) {
       workgroupBarrier();
       for (var e = tid; e < BQ * D; e += WG) {
         let t = q0 + e / D;

@@ -3,8 +3,9 @@
 //   P = exp(S − lse) (S = scale·Q_h K_jᵀ recomputed per tile, masked as in attention_forward)
 //   dP = dO V_jᵀ;  dS = P ∘ (dP − delta);  dQ_h = scale · dS K_j
 // Dispatch: (ceil(T / BQ), H, B) workgroups of WG threads, one per BQ query rows of one head of
-// one sequence, streaming the BK-row key/value tiles at or before its last query. Every row of
-// dQ and delta is written (padding rows get 0), so neither needs clearing.
+// one sequence, streaming the BK-row key/value tiles from the one holding the start of its first
+// query's segment up to its last query. Every row of dQ and delta is written (padding rows get 0),
+// so neither needs clearing.
 // Runs before attention_backward_dkdv, which reads delta = stats[1].
 
 override WG: u32 = 64u;
@@ -69,8 +70,10 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
     }
   }
 
+  // Causal and packed, as in attention_forward: the key tiles from the one holding the start of
+  // the first query's segment to the last query. A skipped tile adds only ±0 to dq_acc, still +0.
   let last_key = min(q0 + BQ, T) - 1u;
-  for (var k0 = 0u; k0 <= last_key; k0 += BK) {
+  for (var k0 = first_visible_key(b, q0) / BK * BK; k0 <= last_key; k0 += BK) {
     for (var e = tid; e < BK * D; e += WG) {
       let s = k0 + e / D;
       let at = (b * T + min(s, T - 1u)) * kv_stride + kv * D + e % D;

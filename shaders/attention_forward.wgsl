@@ -5,9 +5,10 @@
 // (O row = 0, lse = 0) and no token attends to it.
 //
 // Dispatch: (ceil(T / BQ), H, B) workgroups of WG threads. A workgroup owns BQ query rows of one
-// head of one sequence and streams BK-row key/value tiles (only those at or before its last
-// query) through workgroup memory with the online softmax: running max m and sum l per row, the
-// output accumulator rescaled by exp(m_old − m_new) whenever the max grows.
+// head of one sequence and streams BK-row key/value tiles (only those from the one holding the
+// start of its first query's segment up to its last query) through workgroup memory with the
+// online softmax: running max m and sum l per row, the output accumulator rescaled by
+// exp(m_old − m_new) whenever the max grows.
 // Saved for backward: O and lse = stats[0] (B, H, T) — never the T×T scores, which backward
 // recomputes. stats[1] is left for the backward's delta (one buffer keeps every attention kernel
 // within the spec's default of 8 storage buffers per stage).
@@ -65,9 +66,11 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     row_sum[r] = 0.0;
   }
 
-  // Causal: keys after the tile's last query are never visible.
+  // Causal: keys after the tile's last query are never visible. Packing: keys before the segment
+  // of the tile's first query are never visible either. A skipped tile would have left every row
+  // as initialized (max MASKED, sum 0, accumulator +0), so skipping it changes no bit.
   let last_key = min(q0 + BQ, T) - 1u;
-  for (var k0 = 0u; k0 <= last_key; k0 += BK) {
+  for (var k0 = first_visible_key(b, q0) / BK * BK; k0 <= last_key; k0 += BK) {
     for (var e = tid; e < BK * D; e += WG) {
       let s = k0 + e / D;
       kv_tile[e] = select(0.0, k[(b * T + s) * kv_stride + kv * D + e % D], s < T);

@@ -15,7 +15,9 @@ import backward from '../../shaders/lib/attention_backward.wgsl?raw';
 // Segment ids (i32, one per token) make packed rows work: a token attends only to earlier-or-same
 // positions with its own segment id. A negative id marks padding: the token attends to nothing
 // (output row 0, lse 0, gradients 0) and nobody attends to it. For plain rows pass all zeros
-// (rows are separate sequences anyway: attention never crosses the batch dimension).
+// (rows are separate sequences anyway: attention never crosses the batch dimension). Each id must
+// occupy one run of positions in its row (packing writes ascending ids, then the padding): the
+// kernels find a segment's ends by binary search and skip the key/query tiles outside it.
 //
 // Layout: q, o, dO, dq (B·T, H·D); k, v, dk, dv (B·T, Hkv·D), all f32. `stats` (2, B, H, T) f32
 // holds lse (written by forward, kept for backward) and delta (backward scratch) in one buffer, so

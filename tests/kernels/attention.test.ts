@@ -22,6 +22,23 @@ interface Case {
   tol?: Tolerance;
 }
 
+/** Segment ids of one packed row of T tokens: runs of the given lengths numbered from `first`, then −1 padding. */
+function packedRow(T: number, lengths: number[], first = 0): number[] {
+  const row = lengths.flatMap((n, i) => new Array<number>(n).fill(first + i));
+  if (row.length > T) throw new Error(`packedRow: lengths sum to ${row.length} > T = ${T}`);
+  return [...row, ...new Array<number>(T - row.length).fill(-1)];
+}
+
+// Many short segments in a long row, where the kernels skip key tiles before the first query's
+// segment (forward, dQ) and query tiles after the last key's segment (dK/dV): segments shorter
+// and longer than the tiles, boundaries on and off tile boundaries, padding, a row with none.
+const T_LONG = 67;
+const LONG_ROWS = [
+  packedRow(T_LONG, [5, 17, 3, 30]), // 55 tokens, then 12 of padding
+  packedRow(T_LONG, [16, 16, 1, 2, 32], 1), // boundaries at 16 and 32: on 4-, 8- and 16-row tile edges
+  packedRow(T_LONG, [1, 2, 3, 1, 4, 1, 2, 8, 1, 3, 2, 1, 5, 2, 1, 1, 6, 2, 1, 2, 3, 1, 2, 4], 3), // 59, then 8 of padding
+];
+
 const up = (rt: Runtime, label: string, data: Float32Array | Int32Array, dtype: 'f32' | 'i32' = 'f32'): GpuTensor => {
   const t = createTensor(rt.arena, label, dtype, [data.length], 'scratch');
   uploadTensor(rt.device, t, data);
@@ -97,6 +114,26 @@ describeGpu('attention kernels', () => {
       shape: { batch: 2, seqLen: 9, nHeads: 2, nKvHeads: 1, headDim: 8 },
       segment: [0, 0, 0, 1, 1, 2, 2, 2, 2, 5, 5, 5, 5, 5, 5, -1, -1, -1],
       tiles: { bq: 4, bk: 4 },
+    },
+    ...(
+      [
+        [4, 4],
+        [8, 2],
+        [2, 8],
+        [16, 16],
+        [1, 4],
+      ] as const
+    ).map(([bq, bk]): Case => ({
+      name: `T=67, many short packed segments, GQA g=2, ${bq}×${bk} tiles`,
+      shape: { batch: 3, seqLen: T_LONG, nHeads: 4, nKvHeads: 2, headDim: 8 },
+      segment: LONG_ROWS.flat(),
+      tiles: { bq, bk },
+    })),
+    {
+      name: 'T=67, many short packed segments, MQA g=3 D=16, 8×4 tiles',
+      shape: { batch: 2, seqLen: T_LONG, nHeads: 3, nKvHeads: 1, headDim: 16 },
+      segment: [...LONG_ROWS[2], ...LONG_ROWS[0]],
+      tiles: { bq: 8, bk: 4 },
     },
     { name: 'one token', shape: { batch: 3, seqLen: 1, nHeads: 2, nKvHeads: 1, headDim: 8 } },
     { name: 'everything padded', shape: { batch: 1, seqLen: 5, nHeads: 2, nKvHeads: 2, headDim: 8 }, segment: [-1, -1, -1, -1, -1] },
