@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { memorySource } from '../../src/formats/byte_source.ts';
 import { openSafetensors } from '../../src/formats/safetensors.ts';
 import { readZip } from '../../src/formats/zip.ts';
-import { launchChromium, watchPageErrors } from '../helpers/chromium.ts';
-import { dropFile, loadDemoModel } from './page_helpers.ts';
+import { launchChromium } from '../helpers/chromium.ts';
+import { dropFile, loadDemoModel, openApp } from './page_helpers.ts';
 
 // A new user's whole path through the built app in headless Chromium (SwiftShader WebGPU): the
 // demo model, a dataset dropped on the page with a real drag-and-drop event, the settings, a few
@@ -16,7 +16,6 @@ import { dropFile, loadDemoModel } from './page_helpers.ts';
 // Screenshots of each screen go to test-results/e2e/ for a person to look at.
 
 const url = inject('webtuneUrl');
-const requireWebGpu = process.env.REQUIRE_WEBGPU === '1';
 const shots = fileURLToPath(new URL('../../test-results/e2e/', import.meta.url));
 mkdirSync(shots, { recursive: true });
 
@@ -56,25 +55,16 @@ describe('the web app, as a new user', () => {
   });
 
   test('demo model → dropped dataset → train, watch, stop → compare → export → saved run after reload → malformed file', async (ctx) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
     // Main-thread tasks over 50 ms (the Long Tasks API), to report how long the page ever stalled.
-    await context.addInitScript(() => {
+    const opened = await openApp(browser, url, ctx, 'the workflow test', () => {
       const w = window as unknown as { longestTaskMs: number };
       w.longestTaskMs = 0;
       new PerformanceObserver((list) => {
         for (const e of list.getEntries()) w.longestTaskMs = Math.max(w.longestTaskMs, e.duration);
       }).observe({ type: 'longtask', buffered: true });
     });
-    const page = await context.newPage();
-    const errors = watchPageErrors(page);
-    await page.goto(url);
-    const panel = page.getByTestId('adapter-panel');
-    await panel.or(page.getByTestId('no-webgpu')).waitFor({ timeout: 60_000 });
-    if (!(await panel.isVisible())) {
-      if (requireWebGpu) throw new Error('REQUIRE_WEBGPU=1 but the app found no WebGPU adapter');
-      console.warn('\n*** SKIPPING the workflow test: no WebGPU adapter in headless Chromium\n');
-      ctx.skip();
-    }
+    if (!opened) return;
+    const { context, page, errors } = opened;
     await page.getByTestId('runs-empty').waitFor();
     await shot(page, '0-start');
 
