@@ -19,6 +19,7 @@ const BENCHES: Record<string, Bench> = {
     describe: 'dataset loading, tokenizing and batching throughput',
     load: () => loadOptional('./data_bench.ts'),
   },
+  attention: { describe: 'causal GQA attention forward and backward: one example per row vs packed rows (skipped tiles)', load: () => import('./attention_bench.ts') },
   generate: { describe: 'generation with the KV cache: prefill and decode tokens/s, LoRA on and off', load: () => import('./generate_bench.ts') },
   train: { describe: 'a QLoRA training step: time per part, tokens/s, GFLOP/s vs peak, memory vs estimate', load: () => import('./train_bench.ts') },
 };
