@@ -23,7 +23,7 @@ import { webRunLocks, type RunLocks } from './run_locks.ts';
 import { savedRunToResume, type SavedRunToResume } from './saved_run_resume.ts';
 import { attempt, progress, quietly, withTransfer } from './outcome.ts';
 import { toWireError } from './wire_error.ts';
-import { exportMergedModel } from './merge_export.ts';
+import { exportMergedModel, mergeSource } from './merge_export.ts';
 import { evaluateRun, type LastRunData } from './evaluation.ts';
 
 export interface EngineOptions {
@@ -262,7 +262,8 @@ export class Engine implements EngineApi {
     return attempt(async () => {
       const model = this.#requireModel();
       this.#idle();
-      const { runId, adapter } = await this.#mergeSource(request.runId, model);
+      const last = this.#lastRun && this.#adapter && { ...this.#lastRun, adapter: this.#adapter };
+      const { runId, adapter } = await mergeSource(request.runId, model, last, this.#runs);
       const { rt } = await this.#runtime();
       const controller = new AbortController();
       this.#merging = controller;
@@ -309,23 +310,6 @@ export class Engine implements EngineApi {
 
   async stopEvaluating(): Promise<void> {
     this.#evaluating?.abort();
-  }
-
-  /** The adapter to merge and the saved run it belongs to; its model must be the loaded one. */
-  async #mergeSource(runId: string | undefined, model: ModelSession): Promise<{ runId: string | null; adapter: { fileName: string; bytes: Uint8Array } }> {
-    const wrongModel = (name: string, trained: string) =>
-      new InputError('wrong_model', `The run "${name}" fine-tuned ${trained}, but ${model.card.name} is loaded: load ${trained} first, then merge.`);
-    if (runId === undefined) {
-      const last = this.#lastRun;
-      if (!this.#adapter || !last) throw new InputError('no_adapter', 'There is no adapter to merge yet: train first, or pick a saved run.');
-      if (last.model !== model.card.name) throw wrongModel(`${last.dataset.name} on ${last.model}`, last.model);
-      // A run deleted since keeps no copy (its keys would outlive it).
-      const saved = await this.#runs.store.record(last.runId).then(() => true, () => false);
-      return { runId: saved ? last.runId : null, adapter: this.#adapter };
-    }
-    const record = await this.#runs.store.record(runId);
-    if (record.model !== model.card.name) throw wrongModel(record.name, record.model);
-    return { runId, adapter: await this.#runs.adapter(runId) };
   }
 
   generate(request: GenerateRequest, onText: (text: string) => void) {

@@ -11,6 +11,7 @@ import { directoryFileSink, entryNames, type DirectoryLike } from '../storage/ex
 import type { MergedStore } from '../storage/merged_store.ts';
 import type { MergedExport, MergeRequest, ProgressCallback } from './api.ts';
 import type { ModelSession } from './model_session.ts';
+import type { RunsApi } from './runs_api.ts';
 
 // The app's merged export (issue #5): model/merge.ts streams the Hugging Face folder file by file,
 // tensor by tensor, and each file goes where the request says —
@@ -176,4 +177,31 @@ function estimateBytes(folder: ModelFolder): number {
 /** "demo-chat-lora.zip" → "demo-chat-merged". */
 export function mergedName(adapterFileName: string): string {
   return `${adapterFileName.replace(/\.zip$/i, '').replace(/-lora$/i, '') || 'model'}-merged`;
+}
+
+/** The last run trained in this engine: which saved run, on which model, and its adapter .zip. */
+export interface LastRunAdapter {
+  runId: string;
+  model: string;
+  dataset: { name: string };
+  adapter: { fileName: string; bytes: Uint8Array };
+}
+
+/**
+ * The adapter to merge and the saved run to keep the copy with: a saved run's (`runId`), or the
+ * last run's. Either way its model must be the loaded one (`wrong_model`).
+ */
+export async function mergeSource(runId: string | undefined, model: ModelSession, last: LastRunAdapter | undefined, runs: RunsApi): Promise<{ runId: string | null; adapter: { fileName: string; bytes: Uint8Array } }> {
+  const wrongModel = (name: string, trained: string) =>
+    new InputError('wrong_model', `The run "${name}" fine-tuned ${trained}, but ${model.card.name} is loaded: load ${trained} first, then merge.`);
+  if (runId === undefined) {
+    if (!last) throw new InputError('no_adapter', 'There is no adapter to merge yet: train first, or pick a saved run.');
+    if (last.model !== model.card.name) throw wrongModel(`${last.dataset.name} on ${last.model}`, last.model);
+    // A run deleted since keeps no copy (its keys would outlive it).
+    const saved = await runs.store.record(last.runId).then(() => true, () => false);
+    return { runId: saved ? last.runId : null, adapter: last.adapter };
+  }
+  const record = await runs.store.record(runId);
+  if (record.model !== model.card.name) throw wrongModel(record.name, record.model);
+  return { runId, adapter: await runs.adapter(runId) };
 }
